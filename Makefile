@@ -1,0 +1,43 @@
+# Slipway: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+TESTENV := tests/testenv/testenv
+TESTENV_DIR ?= $(CURDIR)/target/testenv
+export TESTENV_DIR
+
+.PHONY: test unit cluster lint crds build run bench testenv-up testenv-down
+
+## test: every check and every test, unit and cluster (builds the control plane if missing)
+test: lint unit cluster
+
+## lint: formatting and clippy, warnings are errors
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p slipway-tests --features cluster --all-targets -- -D warnings
+
+## unit: tests that need no cluster (includes the CRD drift test)
+unit:
+	cargo test --workspace
+
+## cluster: the real control plane up, the cluster tests, the control plane down (even on failure)
+cluster: build
+	$(TESTENV) build
+	cargo test -p slipway-tests --features cluster --no-run
+	$(TESTENV) up
+	status=0; KUBECONFIG=$(TESTENV_DIR)/kubeconfig cargo test -p slipway-tests --features cluster -- --test-threads=2 || status=$$?; \
+	  if [ $$status -ne 0 ]; then $(TESTENV) logs; fi; $(TESTENV) down; exit $$status
+
+## build: the operator and CLI binaries the cluster tests run
+build:
+	cargo build --bins
+
+## crds: regenerate charts/slipway/crds from the types in crds/
+crds:
+	cargo run -q -p slipway-operator --bin crdgen
+
+testenv-up:
+	$(TESTENV) build
+	$(TESTENV) up
+
+testenv-down:
+	$(TESTENV) down
