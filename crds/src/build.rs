@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
     status = "BuildStatus",
     category = "slipway",
     shortname = "bld",
+    selectable = ".spec.app",
     printcolumn = r#"{"name":"App","type":"string","jsonPath":".spec.app"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Release","type":"string","jsonPath":".status.release"}"#,

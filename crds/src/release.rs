@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
     doc = "A Release: an immutable pair of a build and an environment.",
     category = "slipway",
     shortname = "rel",
+    selectable = ".spec.app",
     printcolumn = r#"{"name":"App","type":"string","jsonPath":".spec.app"}"#,
     printcolumn = r#"{"name":"Build","type":"string","jsonPath":".spec.build"}"#,
     printcolumn = r#"{"name":"Created","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
