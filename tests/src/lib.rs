@@ -1,0 +1,11 @@
+//! Cluster test helpers for the project's own control plane (tests/testenv).
+//!
+//! Everything here needs a running control plane, so it compiles only with the
+//! `cluster` feature: `tests/testenv/testenv up`, then
+//! `cargo test -p slipway-tests --features cluster`.
+
+#[cfg(feature = "cluster")]
+pub mod cluster;
+
+#[cfg(feature = "cluster")]
+pub use cluster::*;
