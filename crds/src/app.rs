@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Seconds a Deployment may make no progress before its rollout counts as failed.
 pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
 /// Releases kept per App by history cleanup when the App does not say.
-pub const DEFAULT_RELEASE_HISTORY_LIMIT: u32 = 50;
+pub const DEFAULT_RELEASE_HISTORY_LIMIT: i32 = 50;
 /// Promotions kept in `status.history`.
 pub const HISTORY_ENTRIES: usize = 10;
 
@@ -41,7 +41,7 @@ pub struct AppSpec {
     /// Releases kept per App by history cleanup (default 50); protected releases are never removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
-    pub release_history_limit: Option<u32>,
+    pub release_history_limit: Option<i32>,
     /// Change this number to retry a release that failed and was rolled back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
@@ -56,7 +56,7 @@ impl AppSpec {
     }
 
     /// The release history limit in force.
-    pub fn history_limit(&self) -> u32 {
+    pub fn history_limit(&self) -> i32 {
         self.release_history_limit
             .unwrap_or(DEFAULT_RELEASE_HISTORY_LIMIT)
     }

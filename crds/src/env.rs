@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ObjectMeta;
-use sha2::{Digest, Sha256};
 
 use crate::labels;
 use crate::release::EnvSecretRef;
@@ -159,10 +158,7 @@ pub fn diff(old: &Env, new: &Env) -> EnvChange {
 
 /// SHA-256 of the stored text form, hex-encoded.
 pub fn hash(env: &Env) -> String {
-    Sha256::digest(to_text(env).as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::sha256_hex(&to_text(env))
 }
 
 /// Name of the immutable Secret that pins a release's environment.

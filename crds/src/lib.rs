@@ -4,6 +4,7 @@
 pub mod app;
 pub mod build;
 pub mod conditions;
+pub mod digest;
 pub mod env;
 pub mod id;
 pub mod labels;

@@ -1,1 +1,209 @@
-fn main() {}
+//! slipway-operator: makes each App's release real through rolling Deployment updates.
+#![forbid(unsafe_code)]
+
+mod app;
+mod build;
+mod context;
+mod error;
+mod http;
+mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Parser, ValueEnum};
+use futures::future::join_all;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
+use kube::{Api, Client};
+use slipway_crds::{App, Build, Release};
+
+use crate::context::Context;
+
+/// Command-line flags.
+#[derive(Parser, Debug)]
+#[command(
+    name = "slipway-operator",
+    version,
+    about = "Makes each Slipway App's release real"
+)]
+struct Flags {
+    /// Namespace to watch; repeat for several. Watches all namespaces when absent.
+    #[arg(long = "namespace", env = "SLIPWAY_NAMESPACES", value_delimiter = ',')]
+    namespaces: Vec<String>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "SLIPWAY_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "SLIPWAY_METRICS_ADDR")]
+    metrics_addr: SocketAddr,
+    /// Run only while holding the Lease, so several replicas are safe.
+    #[arg(long, env = "SLIPWAY_LEADER_ELECT")]
+    leader_elect: bool,
+    /// Namespace of the leader election Lease.
+    #[arg(long, default_value = "default", env = "POD_NAMESPACE")]
+    lease_namespace: String,
+    /// Name of the leader election Lease.
+    #[arg(long, default_value = "slipway-operator")]
+    lease_name: String,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+#[tokio::main]
+async fn main() {
+    let flags = Flags::parse();
+    init_logs(flags.log_format);
+    if let Err(message) = run(flags).await {
+        tracing::error!("{message}");
+        eprintln!("slipway-operator: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,kube=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+}
+
+async fn run(flags: Flags) -> Result<(), String> {
+    let client = Client::try_default()
+        .await
+        .map_err(|e| format!("cannot reach Kubernetes: {e}"))?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let health = http::Health {
+        ready: Arc::new(AtomicBool::new(false)),
+        metrics: metrics.clone(),
+    };
+    let server = tokio::spawn(http::serve(
+        flags.metrics_addr,
+        health.clone(),
+        shutdown_signal(),
+    ));
+
+    check_crds(&client, flags.namespaces.first().map(String::as_str)).await?;
+    if flags.leader_elect {
+        leader::acquire(&client, &flags.lease_namespace, &flags.lease_name).await?;
+    }
+    health.ready.store(true, Ordering::Relaxed);
+    let ctx = Arc::new(Context::new(client.clone(), metrics));
+    let scopes: Vec<Option<String>> = if flags.namespaces.is_empty() {
+        vec![None]
+    } else {
+        flags.namespaces.iter().cloned().map(Some).collect()
+    };
+    tracing::info!(namespaces = ?flags.namespaces, "Started controllers");
+    let controllers = scopes.into_iter().flat_map(|ns| {
+        let ns = ns.as_deref();
+        let app_controller = app::run(
+            ctx.clone(),
+            scoped(&client, ns),
+            scoped(&client, ns),
+            scoped::<Deployment>(&client, ns),
+            scoped::<Pod>(&client, ns),
+        );
+        let build_controller = build::run(ctx.clone(), scoped(&client, ns));
+        [
+            Box::pin(app_controller) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+            Box::pin(build_controller),
+        ]
+    });
+    join_all(controllers).await;
+    let _ = server.await;
+    tracing::info!("Stopped");
+    Ok(())
+}
+
+/// Fails with instructions when the CRDs are not installed.
+async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<(), String> {
+    let missing = "the Slipway CRDs are not installed: run `kubectl apply --server-side -f charts/slipway/crds/` or install the Helm chart";
+    let probe = ListParams::default().limit(1);
+    let results = [
+        scoped::<App>(client, namespace)
+            .list(&probe)
+            .await
+            .map(|_| ()),
+        scoped::<Build>(client, namespace)
+            .list(&probe)
+            .await
+            .map(|_| ()),
+        scoped::<Release>(client, namespace)
+            .list(&probe)
+            .await
+            .map(|_| ()),
+    ];
+    for result in results {
+        match result {
+            Ok(()) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => return Err(missing.to_string()),
+            Err(e) => return Err(format!("cannot list Slipway objects: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// An Api over one namespace, or all of them.
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+mod leader {
+    //! Leader election on a Lease: wait to hold it, and stop the process if it is lost.
+
+    use kube::Client;
+    use kube_lease_manager::LeaseManagerBuilder;
+
+    /// Waits until this process holds the Lease; exits the process when it loses it later.
+    pub async fn acquire(client: &Client, namespace: &str, name: &str) -> Result<(), String> {
+        let manager = LeaseManagerBuilder::new(client.clone(), name)
+            .with_namespace(namespace)
+            .build()
+            .await
+            .map_err(|e| format!("cannot use Lease {namespace}/{name}: {e}"))?;
+        let (mut channel, _task) = manager.watch().await;
+        tracing::info!(lease = name, "Waiting for leadership");
+        while !*channel.borrow_and_update() {
+            channel
+                .changed()
+                .await
+                .map_err(|e| format!("leader election stopped: {e}"))?;
+        }
+        tracing::info!(lease = name, "Became leader");
+        tokio::spawn(async move {
+            while channel.changed().await.is_ok() {
+                if !*channel.borrow() {
+                    tracing::error!("Lost leadership; exiting so another replica takes over");
+                    std::process::exit(1);
+                }
+            }
+        });
+        Ok(())
+    }
+}

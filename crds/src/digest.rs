@@ -1,0 +1,22 @@
+//! Content hashes, to pin env Secrets and to skip applies that would change nothing.
+
+use sha2::{Digest, Sha256};
+
+/// SHA-256 of `text`, hex-encoded.
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn known_digest() {
+        assert_eq!(
+            super::sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! Apply: server-side apply of rendered objects, removal of services that left, the status patch.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use slipway_crds::App;
+use slipway_crds::app::AppStatus;
+use slipway_crds::labels::{self, OPERATOR_MANAGER};
+
+use super::render::{RENDER_HASH, Rendered};
+use crate::error::Result;
+
+/// The objects of one App that exist now.
+pub struct Live {
+    /// Deployments labelled with the App.
+    pub deployments: Vec<Deployment>,
+    /// Services labelled with the App.
+    pub services: Vec<Service>,
+}
+
+/// Lists the Deployments and Services Slipway made for `app`.
+pub async fn live(client: &kube::Client, namespace: &str, app: &str) -> Result<Live> {
+    let selector = ListParams::default().labels(&format!(
+        "{}={app},{}={}",
+        labels::APP,
+        labels::MANAGED_BY,
+        labels::MANAGED_BY_SLIPWAY
+    ));
+    let deployments = Api::<Deployment>::namespaced(client.clone(), namespace)
+        .list(&selector)
+        .await?;
+    let services = Api::<Service>::namespaced(client.clone(), namespace)
+        .list(&selector)
+        .await?;
+    Ok(Live {
+        deployments: deployments.items,
+        services: services.items,
+    })
+}
+
+/// Applies what was rendered, skipping objects whose render hash is unchanged; returns the
+/// Deployments as they now are, in the order rendered.
+pub async fn apply(
+    client: &kube::Client,
+    namespace: &str,
+    rendered: &Rendered,
+    live: &Live,
+) -> Result<Vec<Deployment>> {
+    let mut deployments = vec![];
+    for d in &rendered.deployments {
+        deployments.push(apply_one(client, namespace, d, &live.deployments).await?);
+    }
+    for s in &rendered.services {
+        apply_one(client, namespace, s, &live.services).await?;
+    }
+    Ok(deployments)
+}
+
+async fn apply_one<K>(client: &kube::Client, namespace: &str, wanted: &K, live: &[K]) -> Result<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let name = wanted.name_any();
+    let hash = |o: &K| o.annotations().get(RENDER_HASH).cloned();
+    if let Some(current) = live.iter().find(|o| o.name_any() == name)
+        && hash(current).is_some()
+        && hash(current) == hash(wanted)
+    {
+        return Ok(current.clone());
+    }
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let mut object = wanted.clone();
+    object.meta_mut().managed_fields = None;
+    let params = PatchParams::apply(OPERATOR_MANAGER).force();
+    let applied = api.patch(&name, &params, &Patch::Apply(&object)).await?;
+    tracing::info!(name, kind = %K::kind(&()), "Applied");
+    Ok(applied)
+}
+
+/// Deletes Deployments and Services of services that are no longer rendered.
+pub async fn prune(
+    client: &kube::Client,
+    namespace: &str,
+    rendered: &Rendered,
+    live: &Live,
+) -> Result<()> {
+    let keep = |name: String| rendered.deployments.iter().any(|d| d.name_any() == name);
+    for d in live.deployments.iter().filter(|d| !keep(d.name_any())) {
+        delete::<Deployment>(client, namespace, &d.name_any()).await?;
+    }
+    let keep = |name: String| rendered.services.iter().any(|s| s.name_any() == name);
+    for s in live.services.iter().filter(|s| !keep(s.name_any())) {
+        delete::<Service>(client, namespace, &s.name_any()).await?;
+    }
+    Ok(())
+}
+
+async fn delete<K>(client: &kube::Client, namespace: &str, name: &str) -> Result<()>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => {
+            tracing::info!(name, kind = %K::kind(&()), "Deleted");
+            Ok(())
+        }
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates the immutable env Secret of a hand-written release unless it exists.
+pub async fn ensure_secret(
+    client: &kube::Client,
+    namespace: &str,
+    secret: &Secret,
+    app: &App,
+) -> Result<()> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    if api.get_metadata_opt(&secret.name_any()).await?.is_some() {
+        return Ok(());
+    }
+    let mut secret = secret.clone();
+    secret.metadata.owner_references = app.controller_owner_ref(&()).map(|o| vec![o]);
+    match api
+        .create(
+            &PostParams {
+                field_manager: Some(OPERATOR_MANAGER.into()),
+                ..Default::default()
+            },
+            &secret,
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes `status` to the App's status subresource.
+pub async fn patch_status(client: &kube::Client, app: &App, status: &AppStatus) -> Result<()> {
+    let namespace = app.namespace().unwrap_or_default();
+    let api: Api<App> = Api::namespaced(client.clone(), &namespace);
+    // Apply (not merge) so that fields this status no longer has are removed.
+    let patch = serde_json::json!({
+        "apiVersion": App::api_version(&()),
+        "kind": App::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(OPERATOR_MANAGER).force();
+    api.patch_status(&app.name_any(), &params, &Patch::Apply(&patch))
+        .await?;
+    Ok(())
+}

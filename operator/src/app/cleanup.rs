@@ -1,0 +1,108 @@
+//! History cleanup: keep the newest releases of an App, never the ones that matter.
+
+use std::collections::BTreeSet;
+
+use kube::api::{DeleteParams, ListParams};
+use kube::{Api, ResourceExt};
+use slipway_crds::app::AppStatus;
+use slipway_crds::release::newest_first;
+use slipway_crds::{App, Release, labels};
+
+use crate::error::Result;
+
+/// Deletes releases of `app` beyond its history limit, sparing the protected ones.
+pub async fn releases(
+    client: &kube::Client,
+    namespace: &str,
+    app: &App,
+    status: &AppStatus,
+) -> Result<()> {
+    let api: Api<Release> = Api::namespaced(client.clone(), namespace);
+    let list = api
+        .list(&ListParams::default().fields(&format!("spec.app={}", app.name_any())))
+        .await?;
+    let limit = usize::try_from(app.spec.history_limit()).unwrap_or(usize::MAX);
+    for name in expired(list.items, limit, &protected(app, status)) {
+        match api.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => tracing::info!(release = name, "Deleted expired release"),
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The releases cleanup must never delete: desired, serving, failed and in flight.
+fn protected(app: &App, status: &AppStatus) -> BTreeSet<String> {
+    let rollout = status
+        .rollout
+        .iter()
+        .flat_map(|r| [Some(r.release.clone()), r.from.clone()]);
+    [
+        app.spec.release.clone(),
+        status.release.clone(),
+        status.failed_release.as_ref().map(|f| f.release.clone()),
+    ]
+    .into_iter()
+    .chain(rollout)
+    .flatten()
+    .collect()
+}
+
+/// The names to delete: Slipway-made releases past the newest `limit`, minus protected and tracked ones.
+fn expired(mut releases: Vec<Release>, limit: usize, protected: &BTreeSet<String>) -> Vec<String> {
+    newest_first(&mut releases);
+    releases
+        .into_iter()
+        .skip(limit)
+        .filter(|r| {
+            let made_by_slipway = r.labels().get(labels::MANAGED_BY).map(String::as_str)
+                == Some(labels::MANAGED_BY_SLIPWAY);
+            let tracked = labels::is_gitops_tracked(
+                r.metadata.labels.as_ref(),
+                r.metadata.annotations.as_ref(),
+            );
+            made_by_slipway && !tracked && !protected.contains(&r.name_any())
+        })
+        .map(|r| r.name_any())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::app::fixtures;
+
+    fn release(name: &str, second: u32, ours: bool) -> Release {
+        let mut r = fixtures::release("myapp", name, "");
+        r.spec.created = Some(format!("2026-01-01T00:00:{second:02}.000000000Z"));
+        if ours {
+            r.metadata.labels = Some(labels::app_labels("myapp"));
+        }
+        r
+    }
+
+    #[test]
+    fn keeps_the_newest_and_the_protected() {
+        let releases = (0..6).map(|i| release(&format!("r{i}"), i, true)).collect();
+        let protected = BTreeSet::from(["r0".to_string()]);
+        assert_eq!(expired(releases, 3, &protected), ["r2", "r1"]);
+    }
+
+    #[test]
+    fn never_deletes_hand_written_or_tracked_releases() {
+        let mut tracked = release("tracked", 0, true);
+        tracked.metadata.annotations = Some(BTreeMap::from([(
+            "argocd.argoproj.io/tracking-id".into(),
+            "x".into(),
+        )]));
+        let releases = vec![
+            release("new", 9, true),
+            release("gitops", 1, false),
+            tracked,
+        ];
+        assert!(expired(releases, 1, &BTreeSet::new()).is_empty());
+    }
+}

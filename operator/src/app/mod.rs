@@ -1,0 +1,228 @@
+//! The App controller: make the release named by `App.spec.release` real, and report what runs.
+//!
+//! Pipeline: resolve -> decide -> render -> apply -> observe rollout -> status.
+
+mod apply;
+mod cleanup;
+mod decide;
+#[cfg(test)]
+mod fixtures;
+mod plan;
+mod render;
+mod resolve;
+mod rollout;
+mod status;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::ListParams;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Resource, ResourceExt};
+use slipway_crds::app::ServiceStatus;
+use slipway_crds::{App, Release, labels};
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+use decide::Mode;
+use rollout::RolloutState;
+use status::Observation;
+
+/// How often a converged App is looked at again.
+const RESYNC: Duration = Duration::from_secs(300);
+/// How often an App is looked at while something moves or waits.
+const WHILE_MOVING: Duration = Duration::from_secs(10);
+
+/// Runs the App controller over `api` until shutdown.
+pub async fn run(
+    ctx: Arc<Context>,
+    apps: Api<App>,
+    releases: Api<Release>,
+    deployments: Api<Deployment>,
+    pods: Api<Pod>,
+) {
+    let managed = watcher::Config::default().labels(&format!(
+        "{}={}",
+        labels::MANAGED_BY,
+        labels::MANAGED_BY_SLIPWAY
+    ));
+    Controller::new(apps, watcher::Config::default())
+        .owns(deployments, managed.clone())
+        .watches(releases, watcher::Config::default(), |release: Release| {
+            let namespace = release.namespace().unwrap_or_default();
+            Some(ObjectRef::new(&release.spec.app).within(&namespace))
+        })
+        .watches(pods, managed, |pod: Pod| {
+            let namespace = pod.namespace().unwrap_or_default();
+            pod.labels()
+                .get(labels::APP)
+                .map(|app| ObjectRef::new(app).within(&namespace))
+        })
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+#[tracing::instrument(skip_all, fields(app = %app.name_any(), namespace = app.namespace().unwrap_or_default()))]
+async fn reconcile(app: Arc<App>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
+    let result = reconcile_app(&app, &ctx).await;
+    ctx.metrics.reconciled("app", started.elapsed());
+    result
+}
+
+async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action> {
+    let client = &ctx.client;
+    let namespace = app.namespace().ok_or(Error::MissingField("namespace"))?;
+    let name = app.name_any();
+    let deadline = app.spec.progress_deadline();
+    let status = app.status.clone().unwrap_or_default();
+
+    // Resolve the desired release, then decide what to render.
+    let desired = match &app.spec.release {
+        Some(release) => Some(resolve::resolve(ctx, &namespace, &name, release, deadline).await?),
+        None => None,
+    };
+    let mut invalid = desired
+        .as_ref()
+        .and_then(|d| d.as_ref().err())
+        .map(|e| e.0.clone());
+    let mode = decide::decide(&app.spec, &status, invalid.is_none());
+    let target = match (mode.release(), &desired) {
+        (None, _) => None,
+        (Some(r), Some(Ok(d))) if d.plan.release == r => Some(Ok(d.clone())),
+        (Some(r), _) => Some(resolve::resolve(ctx, &namespace, &name, r, deadline).await?),
+    };
+    if let Some(Err(e)) = &target {
+        invalid = Some(e.0.clone());
+    }
+
+    // Render and apply the target, then observe its rollout.
+    let live = apply::live(client, &namespace, &name).await?;
+    let mut state = None;
+    let mut services = vec![];
+    if let Some(Ok(target)) = &target {
+        if let Some(secret) = &target.own_secret {
+            apply::ensure_secret(client, &namespace, secret, app).await?;
+        }
+        let owner = app
+            .controller_owner_ref(&())
+            .ok_or(Error::MissingField("uid"))?;
+        let replicas = live_replicas(&live.deployments);
+        let rendered = render::render(&target.plan, &owner, &replicas);
+        let deployments = apply::apply(client, &namespace, &rendered, &live).await?;
+        apply::prune(client, &namespace, &rendered, &live).await?;
+        let pods = Api::<Pod>::namespaced(client.clone(), &namespace)
+            .list(&ListParams::default().labels(&format!("{}={name}", labels::APP)))
+            .await?;
+        let observed: Vec<Option<&Deployment>> = deployments.iter().map(Some).collect();
+        state = Some(rollout::observe(
+            &target.plan.release,
+            &observed,
+            &pods.items,
+        ));
+        services = deployments.iter().map(service_status).collect();
+    }
+
+    // Report.
+    let seen = Observation {
+        mode: mode.clone(),
+        state: state.clone(),
+        invalid,
+        services,
+    };
+    let now = Time(jiff::Timestamp::now());
+    let next = status::next_status(app, &seen, &now);
+    if app.status.as_ref() != Some(&next) {
+        apply::patch_status(client, app, &next).await?;
+        publish(ctx, app, &status, &next).await;
+        if next.history.first() != status.history.first() {
+            count_promotions(ctx, &status, &next);
+            cleanup::releases(client, &namespace, app, &next).await?;
+        }
+    }
+    let moving = !matches!(state, Some(RolloutState::Complete))
+        && !matches!(mode, Mode::Idle | Mode::Stuck(_));
+    tracing::info!(phase = ?next.phase, release = ?next.release, "Reconciled");
+    Ok(Action::requeue(if moving { WHILE_MOVING } else { RESYNC }))
+}
+
+fn live_replicas(deployments: &[Deployment]) -> BTreeMap<String, i32> {
+    deployments
+        .iter()
+        .filter_map(|d| {
+            let service = d.labels().get(labels::SERVICE)?.clone();
+            Some((service, d.spec.as_ref()?.replicas?))
+        })
+        .collect()
+}
+
+fn service_status(d: &Deployment) -> ServiceStatus {
+    let status = d.status.clone().unwrap_or_default();
+    let spec = d.spec.clone().unwrap_or_default();
+    ServiceStatus {
+        name: d.labels().get(labels::SERVICE).cloned().unwrap_or_default(),
+        replicas: spec.replicas.unwrap_or(1),
+        updated: status.updated_replicas.unwrap_or(0),
+        ready: status.ready_replicas.unwrap_or(0),
+        release: spec
+            .template
+            .metadata
+            .and_then(|m| m.labels)
+            .and_then(|l| l.get(labels::RELEASE).cloned()),
+    }
+}
+
+fn count_promotions(ctx: &Context, old: &slipway_crds::AppStatus, new: &slipway_crds::AppStatus) {
+    // History is newest first: what stands before the old newest entry was just added.
+    let added = new
+        .history
+        .iter()
+        .take_while(|p| Some(*p) != old.history.first());
+    for promotion in added {
+        ctx.metrics.promoted(&promotion.result);
+    }
+}
+
+async fn publish(
+    ctx: &Context,
+    app: &App,
+    old: &slipway_crds::AppStatus,
+    new: &slipway_crds::AppStatus,
+) {
+    for event in status::events(old, new) {
+        let ev = Event {
+            type_: if event.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: event.reason.to_string(),
+            note: Some(event.note),
+            action: "Reconcile".to_string(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&ev, &app.object_ref(&())).await {
+            tracing::warn!(error = %e, "Failed to publish event");
+        }
+    }
+}
+
+fn error_policy(app: Arc<App>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failed("app", error.metric_label());
+    tracing::warn!(app = %app.name_any(), error = %error, "Reconcile failed");
+    let delay = match error.metric_label() {
+        "conflict" => Duration::from_millis(200),
+        _ => Duration::from_secs(5),
+    };
+    Action::requeue(delay)
+}

@@ -1,0 +1,148 @@
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+use super::*;
+use crate::app::fixtures;
+use crate::app::plan::plan;
+
+fn owner() -> OwnerReference {
+    OwnerReference {
+        api_version: "slipway.dev/v1alpha1".into(),
+        kind: "App".into(),
+        name: "myapp".into(),
+        uid: "uid-1".into(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+fn rendered(replicas: &BTreeMap<String, i32>) -> Rendered {
+    let release = fixtures::release("myapp", "rabcdefghij", fixtures::TWO_SERVICES);
+    let env = fixtures::env(&[("FOO", "bar")]);
+    let plan = plan("myapp", &release, &env, "rabcdefghij-env", 120).unwrap();
+    render(&plan, &owner(), replicas)
+}
+
+#[test]
+fn each_service_gets_a_deployment_and_ported_services_a_service() {
+    let r = rendered(&BTreeMap::new());
+    let names: Vec<_> = r
+        .deployments
+        .iter()
+        .map(|d| d.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["myapp-web", "myapp-worker"]);
+    assert_eq!(r.services.len(), 1);
+    let svc = r.services[0].spec.as_ref().unwrap();
+    assert_eq!(svc.ports.as_ref().unwrap()[0].port, 5000);
+    assert_eq!(
+        svc.selector.as_ref().unwrap().get(labels::SERVICE).unwrap(),
+        "web"
+    );
+    assert_eq!(
+        r.services[0].metadata.owner_references.as_ref().unwrap()[0].name,
+        "myapp"
+    );
+}
+
+#[test]
+fn web_deployment_carries_image_command_probe_strategy_and_env_from_secret() {
+    let r = rendered(&BTreeMap::new());
+    let web = r.deployments[0].spec.as_ref().unwrap();
+    assert_eq!(web.replicas, Some(2));
+    assert_eq!(web.progress_deadline_seconds, Some(120));
+    let rolling = web
+        .strategy
+        .as_ref()
+        .unwrap()
+        .rolling_update
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        rolling.max_unavailable,
+        Some(IntOrString::String("50%".into()))
+    );
+    assert_eq!(rolling.max_surge, Some(IntOrString::String("100%".into())));
+    let template = web.template.metadata.as_ref().unwrap();
+    assert_eq!(
+        template.labels.as_ref().unwrap()[labels::RELEASE],
+        "rabcdefghij"
+    );
+    assert_eq!(template.annotations.as_ref().unwrap()["team"], "core");
+    let c = &web.template.spec.as_ref().unwrap().containers[0];
+    assert_eq!(c.image.as_deref(), Some("nginx:1.27"));
+    assert_eq!(c.args.as_ref().unwrap(), &["bin/web", "--port", "5000"]);
+    let probe = c.readiness_probe.as_ref().unwrap();
+    assert_eq!(
+        probe.http_get.as_ref().unwrap().path.as_deref(),
+        Some("/check")
+    );
+    assert_eq!(
+        (
+            probe.period_seconds,
+            probe.initial_delay_seconds,
+            probe.timeout_seconds
+        ),
+        (Some(10), Some(10), Some(9))
+    );
+    let secret = c.env_from.as_ref().unwrap()[0].secret_ref.as_ref().unwrap();
+    assert_eq!(secret.name, "rabcdefghij-env");
+    let env: BTreeMap<_, _> = c
+        .env
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|e| (e.name.clone(), e.value.clone().unwrap()))
+        .collect();
+    assert_eq!(env["RELEASE"], "RABCDEFGHIJ");
+    assert_eq!(env["BUILD"], "bone");
+    assert_eq!(env["PORT"], "5000");
+    assert_eq!(
+        env["GREETING"], "hello",
+        "manifest default for a key the env lacks"
+    );
+    assert!(
+        !env.contains_key("FOO"),
+        "values from the release env come only from the Secret"
+    );
+    let requests = c.resources.as_ref().unwrap().requests.as_ref().unwrap();
+    assert_eq!(requests["cpu"].0, "250m");
+    assert_eq!(requests["memory"].0, "512Mi");
+}
+
+#[test]
+fn live_replicas_win_over_scale_count_and_do_not_change_the_hash() {
+    let fresh = rendered(&BTreeMap::new());
+    let scaled = rendered(&BTreeMap::from([("web".to_string(), 7)]));
+    assert_eq!(
+        scaled.deployments[0].spec.as_ref().unwrap().replicas,
+        Some(7)
+    );
+    let hash =
+        |r: &Rendered| r.deployments[0].metadata.annotations.clone().unwrap()[RENDER_HASH].clone();
+    assert_eq!(hash(&fresh), hash(&scaled));
+}
+
+#[test]
+fn the_selector_never_includes_the_release() {
+    let r = rendered(&BTreeMap::new());
+    let selector = r.deployments[0]
+        .spec
+        .as_ref()
+        .unwrap()
+        .selector
+        .match_labels
+        .clone()
+        .unwrap();
+    assert!(!selector.contains_key(labels::RELEASE));
+}
+
+#[test]
+fn rendered_yaml_matches_the_fixture_shape() {
+    let r = rendered(&BTreeMap::new());
+    let yaml = serde_saphyr::to_string(&r.deployments[1]).unwrap();
+    assert!(yaml.contains("name: myapp-worker"));
+    assert!(
+        !yaml.contains("readinessProbe"),
+        "a service without a port has no probe:\n{yaml}"
+    );
+}

@@ -1,0 +1,280 @@
+//! The Build controller: a Build whose services all have images yields its Release.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Api, Resource, ResourceExt};
+use slipway_crds::build::{BuildPhase, BuildStatus};
+use slipway_crds::env::{self, Env};
+use slipway_crds::labels::{self, OPERATOR_MANAGER};
+use slipway_crds::manifest::Manifest;
+use slipway_crds::release::{EnvSecretRef, newest_first};
+use slipway_crds::{App, Build, Release, ReleaseSpec, id, stamp};
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+
+/// Runs the Build controller over `builds` until shutdown.
+pub async fn run(ctx: Arc<Context>, builds: Api<Build>) {
+    Controller::new(builds, watcher::Config::default())
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+/// The Release a Build yields: `B…` builds give `R…` with the same letters, others `<build>-release`.
+pub fn release_name(build: &str) -> String {
+    if id::is_generated(build) {
+        format!("r{}", &build[1..])
+    } else {
+        format!("{build}-release")
+    }
+}
+
+/// Why a build cannot yield a release, if it cannot.
+fn unbuildable(build: &Build) -> Option<String> {
+    let manifest = match Manifest::parse(&build.spec.manifest) {
+        Ok(m) => m,
+        Err(e) => return Some(e.to_string()),
+    };
+    let missing: Vec<_> = manifest
+        .services
+        .iter()
+        .filter(|(name, s)| !build.spec.images.contains_key(*name) && s.image.is_none())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "services {} have no image: source builds (build: .) are not supported yet; set image: in convox.yml",
+            missing.join(", ")
+        )
+    })
+}
+
+#[tracing::instrument(skip_all, fields(build = %build.name_any(), namespace = build.namespace().unwrap_or_default()))]
+async fn reconcile(build: Arc<Build>, ctx: Arc<Context>) -> Result<Action> {
+    let started = std::time::Instant::now();
+    let result = reconcile_build(&build, &ctx).await;
+    ctx.metrics.reconciled("build", started.elapsed());
+    result
+}
+
+async fn reconcile_build(build: &Build, ctx: &Context) -> Result<Action> {
+    let phase = build.status.as_ref().and_then(|s| s.phase);
+    if matches!(phase, Some(BuildPhase::Complete | BuildPhase::Failed)) {
+        return Ok(Action::await_change());
+    }
+    let namespace = build.namespace().ok_or(Error::MissingField("namespace"))?;
+    let client = &ctx.client;
+    let now = Time(jiff::Timestamp::now());
+    let apps: Api<App> = Api::namespaced(client.clone(), &namespace);
+    let status = match (unbuildable(build), apps.get_opt(&build.spec.app).await?) {
+        (_, None) => failed(&now, format!("no such app: {}", build.spec.app)),
+        (Some(reason), _) => failed(&now, reason),
+        (None, Some(app)) => {
+            let release = create_release(client, &namespace, build, &app).await?;
+            BuildStatus {
+                phase: Some(BuildPhase::Complete),
+                reason: None,
+                release: Some(release),
+                started: Some(now.clone()),
+                ended: Some(now),
+            }
+        }
+    };
+    let patch = serde_json::json!({
+        "apiVersion": Build::api_version(&()),
+        "kind": Build::kind(&()),
+        "status": status,
+    });
+    Api::<Build>::namespaced(client.clone(), &namespace)
+        .patch_status(
+            &build.name_any(),
+            &PatchParams::apply(OPERATOR_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    tracing::info!(phase = ?status.phase, release = ?status.release, "Reconciled build");
+    Ok(Action::await_change())
+}
+
+fn failed(now: &Time, reason: String) -> BuildStatus {
+    BuildStatus {
+        phase: Some(BuildPhase::Failed),
+        reason: Some(reason),
+        release: None,
+        started: Some(now.clone()),
+        ended: Some(now.clone()),
+    }
+}
+
+// Secret first, then the Release, then the Secret's owner: a Release never names a missing Secret.
+async fn create_release(
+    client: &kube::Client,
+    namespace: &str,
+    build: &Build,
+    app: &App,
+) -> Result<String> {
+    let name = release_name(&build.name_any());
+    let releases: Api<Release> = Api::namespaced(client.clone(), namespace);
+    if releases.get_opt(&name).await?.is_some() {
+        return Ok(name);
+    }
+    let newest = newest_release(&releases, &build.spec.app, &name).await?;
+    let env = match &newest {
+        Some(r) => release_env(client, namespace, r).await?,
+        None => Env::new(),
+    };
+    let secret_ref = create_secret(client, namespace, &build.spec.app, &name, &env).await?;
+    let mut release = Release::new(
+        &name,
+        ReleaseSpec {
+            app: build.spec.app.clone(),
+            build: Some(build.name_any()),
+            manifest: build.spec.manifest.clone(),
+            images: build.spec.images.clone(),
+            env_secret: Some(secret_ref),
+            secret_keys: newest.map(|r| r.spec.secret_keys).unwrap_or_default(),
+            description: build.spec.description.clone(),
+            created: Some(stamp::now_stamp()),
+            ..ReleaseSpec::default()
+        },
+    );
+    release.metadata.labels = Some(labels::app_labels(&build.spec.app));
+    release.metadata.owner_references = app.controller_owner_ref(&()).map(|mut o| {
+        o.controller = Some(false);
+        vec![o]
+    });
+    let params = PostParams {
+        field_manager: Some(OPERATOR_MANAGER.into()),
+        ..Default::default()
+    };
+    let created = match releases.create(&params, &release).await {
+        Ok(created) => created,
+        Err(kube::Error::Api(e)) if e.code == 409 => return Ok(name),
+        Err(e) => return Err(e.into()),
+    };
+    own_secret(client, namespace, &env::secret_name(&name), &created).await?;
+    tracing::info!(release = name, "Created release from build");
+    Ok(name)
+}
+
+async fn newest_release(
+    releases: &Api<Release>,
+    app: &str,
+    except: &str,
+) -> Result<Option<Release>> {
+    let mut list = releases
+        .list(&ListParams::default().fields(&format!("spec.app={app}")))
+        .await?
+        .items;
+    list.retain(|r| r.name_any() != except);
+    newest_first(&mut list);
+    Ok(list.into_iter().next())
+}
+
+/// The full env of a release: plain values plus its pinned Secret.
+async fn release_env(client: &kube::Client, namespace: &str, release: &Release) -> Result<Env> {
+    let mut env = release.spec.env.clone();
+    if let Some(reference) = &release.spec.env_secret
+        && let Some(secret) = Api::<Secret>::namespaced(client.clone(), namespace)
+            .get_opt(&reference.name)
+            .await?
+    {
+        env.extend(env::from_secret(&secret).unwrap_or_default());
+    }
+    Ok(env)
+}
+
+async fn create_secret(
+    client: &kube::Client,
+    namespace: &str,
+    app: &str,
+    release: &str,
+    env: &Env,
+) -> Result<EnvSecretRef> {
+    let (secret, reference) = env::pinned_secret(app, release, env);
+    let params = PostParams {
+        field_manager: Some(OPERATOR_MANAGER.into()),
+        ..Default::default()
+    };
+    match Api::<Secret>::namespaced(client.clone(), namespace)
+        .create(&params, &secret)
+        .await
+    {
+        Ok(_) => Ok(reference),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(reference),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn own_secret(
+    client: &kube::Client,
+    namespace: &str,
+    secret: &str,
+    release: &Release,
+) -> Result<()> {
+    let meta = ObjectMeta {
+        owner_references: release.controller_owner_ref(&()).map(|o| vec![o]),
+        ..ObjectMeta::default()
+    };
+    let patch = serde_json::json!({ "metadata": meta });
+    Api::<Secret>::namespaced(client.clone(), namespace)
+        .patch(secret, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+fn error_policy(build: Arc<Build>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failed("build", error.metric_label());
+    tracing::warn!(build = %build.name_any(), error = %error, "Reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_crds::BuildSpec;
+
+    fn build(manifest: &str) -> Build {
+        Build::new(
+            "babcdefghij",
+            BuildSpec {
+                app: "myapp".into(),
+                manifest: manifest.into(),
+                ..BuildSpec::default()
+            },
+        )
+    }
+
+    #[test]
+    fn releases_are_named_after_their_build() {
+        assert_eq!(release_name("babcdefghij"), "rabcdefghij");
+        assert_eq!(release_name("v1"), "v1-release");
+    }
+
+    #[test]
+    fn image_services_build_and_source_builds_fail_clearly() {
+        assert_eq!(
+            unbuildable(&build("services:\n  web:\n    image: nginx\n")),
+            None
+        );
+        let reason = unbuildable(&build("services:\n  web:\n    build: .\n")).unwrap();
+        assert!(
+            reason.contains("services web have no image: source builds"),
+            "{reason}"
+        );
+        assert!(
+            unbuildable(&build("services: ["))
+                .unwrap()
+                .contains("invalid convox.yml")
+        );
+    }
+}
