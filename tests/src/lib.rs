@@ -6,6 +6,10 @@
 
 #[cfg(feature = "cluster")]
 pub mod cluster;
+#[cfg(feature = "cluster")]
+pub mod operator;
+#[cfg(feature = "cluster")]
+pub mod slipway;
 
 #[cfg(feature = "cluster")]
 pub use cluster::*;

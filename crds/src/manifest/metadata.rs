@@ -73,7 +73,8 @@ pub(super) fn key_values(value: Option<&Value>, kind: Kind) -> Check<BTreeMap<St
 fn check_key_value(kind: Kind, key: &str, value: &str) -> Check<()> {
     let noun = kind.noun();
     let prefix = key.split_once('/').map(|(prefix, _)| prefix);
-    let slipway = prefix.is_some_and(|p| p == GROUP || p.ends_with(&format!(".{GROUP}")));
+    // Only slipway.dev/ itself: subdomains (testenv.slipway.dev) belong to others.
+    let slipway = prefix == Some(GROUP);
     if slipway || key == MANAGED_BY || is_tracking_key(key) {
         return Err(format!(
             "{noun} {key:?} is reserved for Slipway and GitOps tools"

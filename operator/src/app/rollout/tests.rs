@@ -87,7 +87,7 @@ fn a_crash_loop_fails_the_rollout_past_the_restart_limit() {
     assert_eq!(observe("rtwo", &[Some(&d)], &[few]), RolloutState::Complete);
     let many = pod(&CRASHING.replace("RESTARTS", "3"));
     assert!(matches!(
-        observe("rtwo", &[Some(&d)], &[many.clone()]),
+        observe("rtwo", &[Some(&d)], std::slice::from_ref(&many)),
         RolloutState::Failed {
             reason: "CrashLoop",
             ..
