@@ -1,0 +1,276 @@
+//! `convox build`, `convox deploy`, `convox builds`: builds from convox.yml with images.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{ObjectMeta, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use slipway_crds::id::{IdKind, display_id, new_id};
+use slipway_crds::labels::{self, CLI_MANAGER};
+use slipway_crds::manifest::Manifest;
+use slipway_crds::{Build, BuildPhase, BuildSpec, Release};
+
+use crate::args::{BuildSource, PromoteOpts, ReadOpts};
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::output::views::{build_info_text, build_view, builds_table};
+use crate::output::{Term, render};
+use crate::{rollout, store};
+
+/// `convox builds`: `ID  STATUS  RELEASE  STARTED  ELAPSED  DESCRIPTION`, newest first.
+pub async fn list(ctx: &Ctx, term: &mut Term, limit: usize, read: ReadOpts) -> Result<()> {
+    store::get_app(ctx).await?;
+    let builds = store::list_builds(ctx).await?;
+    let rows: Vec<_> = builds.iter().take(limit).map(build_view).collect();
+    term.text(&render(read.output, &rows, || {
+        builds_table(&rows, store::now())
+    })?);
+    Ok(())
+}
+
+/// `convox builds info B`.
+pub async fn info(ctx: &Ctx, term: &mut Term, id: &str, read: ReadOpts) -> Result<()> {
+    store::get_app(ctx).await?;
+    let view = build_view(&store::get_build(ctx, id).await?);
+    term.text(&render(read.output, &view, || {
+        build_info_text(&view, store::now())
+    })?);
+    Ok(())
+}
+
+/// `convox build`: `Starting build... OK`, then `Build:   B…` and `Release: R…`.
+pub async fn build(ctx: &Ctx, term: &mut Term, source: &BuildSource) -> Result<Release> {
+    let app = store::get_app(ctx).await?;
+    let path = source.dir.join(&source.manifest);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|err| Error::Local(format!("reading {}: {err}", path.display())))?;
+    let manifest = Manifest::parse(&text)?;
+    let images = images(&manifest, &source.images)?;
+    let (description, git_sha) = match &source.description {
+        Some(d) => (d.clone(), git(&source.dir, &["rev-parse", "HEAD"])),
+        None => git_description(&source.dir),
+    };
+    term.start("Starting build");
+    let name = new_id(IdKind::Build).to_ascii_lowercase();
+    let build = Build {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            labels: Some(labels::app_labels(&ctx.app)),
+            owner_references: Some(app.owner_ref(&()).into_iter().collect()),
+            ..ObjectMeta::default()
+        },
+        spec: BuildSpec {
+            app: ctx.app.clone(),
+            manifest: text,
+            images,
+            description,
+            git_sha,
+            created: Some(slipway_crds::stamp::now_stamp()),
+        },
+        status: None,
+    };
+    let params = PostParams {
+        field_manager: Some(CLI_MANAGER.to_string()),
+        ..PostParams::default()
+    };
+    ctx.builds()
+        .create(&params, &build)
+        .await
+        .map_err(|err| Error::kube("starting the build", err))?;
+    term.ok();
+    let release = wait(ctx, &name, source.build_timeout).await?;
+    term.line(&format!("Build:   {}", display_id(&name)));
+    term.line(&format!("Release: {}", display_id(&release)));
+    store::get_release(ctx, &release).await
+}
+
+/// `convox deploy`: a build, then the promotion of its release.
+pub async fn deploy(
+    ctx: &Ctx,
+    term: &mut Term,
+    source: &BuildSource,
+    opts: &PromoteOpts,
+) -> Result<Release> {
+    let release = build(ctx, term, source).await?;
+    rollout::promote(ctx, term, &release, opts, true).await?;
+    Ok(release)
+}
+
+/// The image of each service: `--image SERVICE=REF` over `image:`; every service needs one.
+pub fn images(manifest: &Manifest, flags: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut images = BTreeMap::new();
+    for flag in flags {
+        let (service, image) = flag
+            .split_once('=')
+            .filter(|(s, i)| !s.is_empty() && !i.is_empty())
+            .ok_or_else(|| {
+                Error::Usage(format!("invalid --image {flag:?}: expected SERVICE=REF"))
+            })?;
+        if !manifest.services.contains_key(service) {
+            return Err(Error::Usage(format!(
+                "--image {flag}: convox.yml has no service {service}"
+            )));
+        }
+        images.insert(service.to_string(), image.to_string());
+    }
+    for (name, service) in &manifest.services {
+        if service.image.is_none() && !images.contains_key(name) {
+            return Err(Error::Usage(format!(
+                "service {name} has no image: add image: to convox.yml or pass --image {name}=REF (source builds are not supported yet)"
+            )));
+        }
+    }
+    Ok(images)
+}
+
+/// The outcome of a build once it has ended: its release, or why it failed.
+pub fn outcome(build: &Build) -> Option<Result<String>> {
+    let status = build.status.as_ref()?;
+    match status.phase? {
+        BuildPhase::Complete => status.release.clone().map(Ok),
+        BuildPhase::Failed => Some(Err(Error::BuildFailed {
+            id: display_id(&build.name_any()),
+            reason: status
+                .reason
+                .clone()
+                .unwrap_or_else(|| "no reason given".into()),
+        })),
+        BuildPhase::Created | BuildPhase::Running => None,
+    }
+}
+
+/// Waits for the operator to finish the build; returns its release.
+async fn wait(ctx: &Ctx, name: &str, timeout: Duration) -> Result<String> {
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut builds = watcher(ctx.builds(), config).default_backoff().boxed();
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            item = builds.next() => match item {
+                Some(Ok(watcher::Event::Apply(build) | watcher::Event::InitApply(build))) => {
+                    if let Some(result) = outcome(&build) {
+                        return result;
+                    }
+                }
+                Some(Ok(watcher::Event::Delete(_))) => return Err(Error::NoSuchBuild(display_id(name))),
+                Some(_) => {}
+                None => return Err(Error::Unreachable("the watch on the build ended".into())),
+            },
+            _ = &mut deadline => {
+                return Err(Error::Timeout { after: timeout, what: format!("build {}", display_id(name)) });
+            }
+        }
+    }
+}
+
+/// Convox's build description: `build <10-char sha> <subject>` from a clean git tree.
+pub fn describe(sha: &str, subject: &str, clean: bool) -> String {
+    if clean && sha.len() >= 10 {
+        format!("build {} {subject}", &sha[..10])
+            .trim_end()
+            .to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// The description and commit of the git tree at `dir`, if it is one.
+fn git_description(dir: &Path) -> (String, Option<String>) {
+    let Some(sha) = git(dir, &["rev-parse", "HEAD"]) else {
+        return (String::new(), None);
+    };
+    let clean = git(dir, &["status", "--porcelain"]).is_some_and(|s| s.is_empty());
+    let subject = git(dir, &["log", "-1", "--format=%s"]).unwrap_or_default();
+    (describe(&sha, &subject, clean), Some(sha))
+}
+
+/// The trimmed output of a successful git command in `dir`.
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(text: &str) -> Manifest {
+        Manifest::parse(text).unwrap()
+    }
+
+    #[test]
+    fn every_service_needs_an_image() {
+        let m = manifest("services:\n  web:\n    image: nginx\n  worker:\n    build: .\n");
+        let err = images(&m, &[]).unwrap_err().to_string();
+        assert!(err.starts_with("service worker has no image"), "{err}");
+        let given = images(&m, &["worker=busybox:1".into()]).unwrap();
+        assert_eq!(
+            given,
+            BTreeMap::from([("worker".into(), "busybox:1".into())])
+        );
+        assert!(
+            images(&m, &["nope=x".into()])
+                .unwrap_err()
+                .to_string()
+                .contains("no service nope")
+        );
+        assert!(
+            images(&m, &["worker".into()])
+                .unwrap_err()
+                .to_string()
+                .contains("SERVICE=REF")
+        );
+    }
+
+    #[test]
+    fn descriptions_come_from_a_clean_tree() {
+        let sha = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
+        assert_eq!(
+            describe(sha, "my commit message", true),
+            "build 0a1b2c3d4e my commit message"
+        );
+        assert_eq!(describe(sha, "my commit message", false), "");
+    }
+
+    #[test]
+    fn a_build_ends_complete_or_failed() {
+        let build = |status: serde_json::Value| -> Build {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "slipway.dev/v1alpha1", "kind": "Build",
+                "metadata": { "name": "babcdefghij" },
+                "spec": { "app": "myapp", "manifest": "" },
+                "status": status
+            }))
+            .unwrap()
+        };
+        assert!(outcome(&build(serde_json::json!({ "phase": "Running" }))).is_none());
+        assert_eq!(
+            outcome(&build(
+                serde_json::json!({ "phase": "Complete", "release": "rb" })
+            ))
+            .unwrap()
+            .unwrap(),
+            "rb"
+        );
+        let failed = outcome(&build(
+            serde_json::json!({ "phase": "Failed", "reason": "source builds are not supported yet" }),
+        ));
+        assert_eq!(
+            failed.unwrap().unwrap_err().to_string(),
+            "build BABCDEFGHIJ failed: source builds are not supported yet"
+        );
+    }
+}

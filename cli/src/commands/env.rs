@@ -1,0 +1,199 @@
+//! `convox env`: show, get, set, unset, edit. Every change makes one new release.
+
+use std::collections::BTreeSet;
+
+use kube::ResourceExt;
+use slipway_crds::env::{self, Env};
+use slipway_crds::id::display_id;
+
+use crate::args::{EnvWriteOpts, ReadOpts};
+use crate::context::Ctx;
+use crate::envchange::{self, EnvEdit};
+use crate::error::{Error, Result};
+use crate::output::releases::{env_text, masked};
+use crate::output::{Term, keys_step, mask_keys, render};
+use crate::{rollout, store};
+
+/// The environment env commands read, and its secret keys.
+async fn current(ctx: &Ctx, release: Option<&str>) -> Result<(Env, Vec<String>, bool)> {
+    let app = store::get_app(ctx).await?;
+    match envchange::base_release(ctx, &app, release).await? {
+        Some(release) => {
+            let (env, hidden) = store::release_env_for_display(ctx, &release).await?;
+            Ok((env, release.spec.secret_keys.clone(), hidden))
+        }
+        None => Ok((Env::new(), Vec::new(), false)),
+    }
+}
+
+/// `convox env`: `KEY=VALUE` lines, secret values masked on a terminal unless `--reveal`.
+pub async fn show(
+    ctx: &Ctx,
+    term: &mut Term,
+    release: Option<&str>,
+    reveal: bool,
+    read: ReadOpts,
+) -> Result<()> {
+    let (env, secret, hidden) = current(ctx, release).await?;
+    if hidden {
+        eprintln!("WARNING: you may not read the environment values: showing keys only");
+    }
+    let shown = masked(&env, &mask_keys(term, reveal, &secret));
+    term.text(&render(read.output, &shown, || env_text(&shown))?);
+    Ok(())
+}
+
+/// `convox env get KEY`: the value alone.
+pub async fn get(ctx: &Ctx, term: &mut Term, key: &str, release: Option<&str>) -> Result<()> {
+    env::validate_key(key)?;
+    let (env, _, hidden) = current(ctx, release).await?;
+    match env.get(key) {
+        Some(_) if hidden => Err(Error::Forbidden(format!(
+            "you may not read the value of {key}"
+        ))),
+        Some(value) => {
+            term.line(value);
+            Ok(())
+        }
+        None => Err(Error::EnvNotFound(key.to_string())),
+    }
+}
+
+/// `convox env set K=V…`: `Setting K... OK`, `Release: R`, and the promotion with `-p`.
+pub async fn set(
+    ctx: &Ctx,
+    term: &mut Term,
+    pairs: &[String],
+    replace: bool,
+    secret: bool,
+    write: &EnvWriteOpts,
+) -> Result<()> {
+    // Parsed before anything is read or written: a bad token changes nothing.
+    let set = env::parse_assignments(pairs)?;
+    let keys: BTreeSet<String> = set.iter().map(|(k, _)| k.clone()).collect();
+    let edit = EnvEdit {
+        set,
+        replace,
+        secret,
+        ..EnvEdit::default()
+    };
+    save(
+        ctx,
+        term,
+        &keys_step("Setting", &keys.into_iter().collect::<Vec<_>>()),
+        &edit,
+        write,
+    )
+    .await
+}
+
+/// `convox env unset K…`: `Unsetting K... OK`, `Release: R`.
+pub async fn unset(
+    ctx: &Ctx,
+    term: &mut Term,
+    keys: &[String],
+    write: &EnvWriteOpts,
+) -> Result<()> {
+    for key in keys {
+        env::validate_key(key)?;
+    }
+    let edit = EnvEdit {
+        unset: keys.to_vec(),
+        ..EnvEdit::default()
+    };
+    save(ctx, term, &keys_step("Unsetting", keys), &edit, write).await
+}
+
+/// `convox env edit`: the environment in `$VISUAL`/`$EDITOR`; saving makes a release.
+pub async fn edit(ctx: &Ctx, term: &mut Term, write: &EnvWriteOpts) -> Result<()> {
+    let app = store::get_app(ctx).await?;
+    let base = envchange::base_release(ctx, &app, write.release.as_deref()).await?;
+    let before = match &base {
+        Some(release) => store::release_env(ctx, release).await?,
+        None => Env::new(),
+    };
+    let after = env::parse_editable(&run_editor(&env::to_editable(&before)).await?)?;
+    let edit = envchange::edit_between(&before, &after);
+    if edit.set.is_empty() && edit.unset.is_empty() {
+        term.line("No changes");
+        return Ok(());
+    }
+    let mut step = Vec::new();
+    if !edit.set.is_empty() {
+        let keys: Vec<String> = edit.set.iter().map(|(k, _)| k.clone()).collect();
+        step.push(keys_step("Setting", &keys));
+    }
+    if !edit.unset.is_empty() {
+        step.push(keys_step("unsetting", &edit.unset));
+    }
+    let mut step = step.join(" and ");
+    step[..1].make_ascii_uppercase();
+    // The edit is saved as its sets and unsets, so a change someone saved while the editor
+    // was open is kept rather than overwritten.
+    save(ctx, term, &step, &edit, write).await
+}
+
+/// Saves an edit as a new release (see envchange), prints it, and promotes it when asked.
+async fn save(
+    ctx: &Ctx,
+    term: &mut Term,
+    step: &str,
+    edit: &EnvEdit,
+    write: &EnvWriteOpts,
+) -> Result<()> {
+    store::get_app(ctx).await?;
+    term.start(step);
+    let release = envchange::commit(ctx, edit, write.release.as_deref()).await?;
+    let id = display_id(&release.name_any());
+    term.ok();
+    term.line(&format!("Release: {id}"));
+    if write.promote {
+        rollout::promote(ctx, term, &release, &write.opts, true).await?;
+    }
+    term.result_id(&id);
+    Ok(())
+}
+
+/// Runs the person's editor on `text` in a private temporary file and returns what was saved.
+async fn run_editor(text: &str) -> Result<String> {
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".to_string());
+    let name = format!(
+        "convox-env-{}.env",
+        slipway_crds::id::new_id(slipway_crds::id::IdKind::Release)
+    );
+    let path = std::env::temp_dir().join(name);
+    let local =
+        |what: &str, err: std::io::Error| Error::Local(format!("{what} {}: {err}", path.display()));
+    write_private(&path, text).map_err(|err| local("writing", err))?;
+    // Through the shell, so EDITOR may carry arguments (`code --wait`).
+    let status = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status()
+        .await;
+    let edited = std::fs::read_to_string(&path).map_err(|err| local("reading", err));
+    let _ = std::fs::remove_file(&path);
+    match status {
+        Ok(s) if s.success() => edited,
+        Ok(s) => Err(Error::Local(format!(
+            "editor {editor} failed ({s}): nothing changed"
+        ))),
+        Err(err) => Err(Error::Local(format!("running editor {editor}: {err}"))),
+    }
+}
+
+/// Writes a file only its owner may read: it holds env values.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}

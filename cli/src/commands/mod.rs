@@ -1,0 +1,7 @@
+//! One module per command group; each command is a plain function over a context and a Term.
+
+pub mod apps;
+pub mod builds;
+pub mod env;
+pub mod ps;
+pub mod releases;

@@ -1,0 +1,234 @@
+//! `convox releases`: list, info, manifest, promote, rollback, create-from.
+
+use kube::ResourceExt;
+use slipway_crds::id::display_id;
+use slipway_crds::{Release, ReleaseSpec};
+
+use crate::args::{CreateFromArgs, PromoteOpts, ReadOpts};
+use crate::context::Ctx;
+use crate::envchange;
+use crate::error::{Error, Result};
+use crate::output::releases::{release_info, release_info_text, release_row, releases_table};
+use crate::output::{Term, mask_keys, render};
+use crate::{rollout, store};
+
+/// `convox releases`: `ID  STATUS  BUILD  CREATED  DESCRIPTION`, newest first.
+pub async fn list(ctx: &Ctx, term: &mut Term, limit: usize, read: ReadOpts) -> Result<()> {
+    let app = store::get_app(ctx).await?;
+    let releases = store::list_releases(ctx).await?;
+    let rows: Vec<_> = releases
+        .iter()
+        .take(limit)
+        .map(|r| release_row(r, &app))
+        .collect();
+    term.text(&render(read.output, &rows, || {
+        releases_table(&rows, store::now())
+    })?);
+    Ok(())
+}
+
+/// `convox releases info R`: `Id`, `Build`, `Created`, `Description`, `Env`.
+pub async fn info(
+    ctx: &Ctx,
+    term: &mut Term,
+    id: &str,
+    reveal: bool,
+    read: ReadOpts,
+) -> Result<()> {
+    store::get_app(ctx).await?;
+    let release = store::get_release(ctx, id).await?;
+    let (env, hidden) = store::release_env_for_display(ctx, &release).await?;
+    if hidden {
+        eprintln!(
+            "WARNING: you may not read the environment values of this release: showing keys only"
+        );
+    }
+    let mask = mask_keys(term, reveal, &release.spec.secret_keys);
+    let view = release_info(&release, &env, &mask);
+    term.text(&render(read.output, &view, || release_info_text(&view))?);
+    Ok(())
+}
+
+/// `convox releases manifest R`: the convox.yml text.
+pub async fn manifest(ctx: &Ctx, term: &mut Term, id: &str) -> Result<()> {
+    store::get_app(ctx).await?;
+    let release = store::get_release(ctx, id).await?;
+    let text = &release.spec.manifest;
+    term.text(text);
+    if !text.is_empty() && !text.ends_with('\n') {
+        term.text("\n");
+    }
+    Ok(())
+}
+
+/// `convox releases promote [R]`: `Promoting R...`, the rollout, `OK`.
+pub async fn promote(
+    ctx: &Ctx,
+    term: &mut Term,
+    id: Option<&str>,
+    opts: &PromoteOpts,
+) -> Result<()> {
+    let app = store::get_app(ctx).await?;
+    let release = match id {
+        Some(id) => store::get_release(ctx, id).await?,
+        None => envchange::base_release(ctx, &app, None)
+            .await?
+            .ok_or_else(|| Error::NoReleases(ctx.app.clone()))?,
+    };
+    rollout::promote(ctx, term, &release, opts, true).await
+}
+
+/// `convox releases rollback R`: copies R, promotes the copy: `Rolling back to R... OK, RNEW`.
+pub async fn rollback(ctx: &Ctx, term: &mut Term, id: &str, opts: &PromoteOpts) -> Result<()> {
+    let app = store::get_app(ctx).await?;
+    let source = store::get_release(ctx, id).await?;
+    term.start(&format!(
+        "Rolling back to {}",
+        display_id(&source.name_any())
+    ));
+    let copy = copy_release(
+        ctx,
+        &app,
+        &source,
+        source.spec.rollback_copy(&source.name_any()),
+    )
+    .await?;
+    let started = match rollout::start(ctx, &copy, opts).await {
+        Ok(started) => started,
+        Err(err) => {
+            // Nothing was promoted: the copy would only clutter the list.
+            store::delete_release(ctx, &copy.name_any()).await?;
+            return Err(err);
+        }
+    };
+    let copy_id = display_id(&copy.name_any());
+    term.ok_id(&copy_id);
+    rollout::follow(ctx, term, started, true).await?;
+    term.ok();
+    term.result_id(&copy_id);
+    Ok(())
+}
+
+/// Which release a create-from flag pair names.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A release by ID.
+    Release(String),
+    /// The active release.
+    Active,
+}
+
+/// The build and env sources of `create-from`, or the flag error.
+pub fn create_from_sources(args: &CreateFromArgs) -> Result<(Source, Source)> {
+    let pick =
+        |id: &Option<String>, active: bool, flags: (&'static str, &'static str)| match (id, active)
+        {
+            (Some(_), true) => Err(Error::BothFlags(flags.0, flags.1)),
+            (Some(id), false) => Ok(Source::Release(id.clone())),
+            (None, true) => Ok(Source::Active),
+            (None, false) => Err(Error::EitherFlag(flags.0, flags.1)),
+        };
+    let build = pick(
+        &args.build_from,
+        args.use_active_release_build,
+        ("build-from", "use-active-release-build"),
+    )?;
+    let env = pick(
+        &args.env_from,
+        args.use_active_release_env,
+        ("env-from", "use-active-release-env"),
+    )?;
+    Ok((build, env))
+}
+
+/// `convox releases create-from`: `Creating release... OK`, `Release: R`, and the promotion.
+pub async fn create_from(ctx: &Ctx, term: &mut Term, args: &CreateFromArgs) -> Result<()> {
+    let (build_source, env_source) = create_from_sources(args)?;
+    let app = store::get_app(ctx).await?;
+    let resolve = |source: Source| async {
+        let id = match source {
+            Source::Release(id) => id,
+            Source::Active => app
+                .status
+                .as_ref()
+                .and_then(|s| s.release.clone())
+                .ok_or_else(|| Error::NoActiveRelease(ctx.app.clone()))?,
+        };
+        store::get_release(ctx, &id).await
+    };
+    let build = resolve(build_source).await?;
+    let env = resolve(env_source).await?;
+    term.start("Creating release");
+    let spec = ReleaseSpec::create_from(
+        (&build.name_any(), &build.spec),
+        (&env.name_any(), &env.spec),
+    );
+    let release = copy_release(ctx, &app, &env, spec).await?;
+    term.ok();
+    term.line(&format!("Release: {}", display_id(&release.name_any())));
+    if args.promote {
+        rollout::promote(ctx, term, &release, &args.opts, false).await?;
+    }
+    Ok(())
+}
+
+/// Creates `spec` as a new release whose env Secret is a copy of `env_source`'s.
+async fn copy_release(
+    ctx: &Ctx,
+    app: &slipway_crds::App,
+    env_source: &Release,
+    spec: ReleaseSpec,
+) -> Result<Release> {
+    // Each release pins its own Secret, so it keeps its env when the source is cleaned up.
+    let values = store::secret_env(ctx, env_source).await?;
+    store::create_release(ctx, app, spec, values.as_ref(), &[]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(
+        build: Option<&str>,
+        env: Option<&str>,
+        active_build: bool,
+        active_env: bool,
+    ) -> CreateFromArgs {
+        CreateFromArgs {
+            build_from: build.map(String::from),
+            env_from: env.map(String::from),
+            use_active_release_build: active_build,
+            use_active_release_env: active_env,
+            ..CreateFromArgs::default()
+        }
+    }
+
+    #[test]
+    fn create_from_takes_one_source_of_each() {
+        assert_eq!(
+            create_from_sources(&args(Some("R1"), Some("R2"), false, false)).unwrap(),
+            (Source::Release("R1".into()), Source::Release("R2".into()))
+        );
+        assert_eq!(
+            create_from_sources(&args(None, Some("R2"), true, false)).unwrap(),
+            (Source::Active, Source::Release("R2".into()))
+        );
+        assert_eq!(
+            create_from_sources(&args(Some("R1"), None, false, true)).unwrap(),
+            (Source::Release("R1".into()), Source::Active)
+        );
+        let err = |a| create_from_sources(&a).unwrap_err().to_string();
+        assert_eq!(
+            err(args(None, Some("R2"), false, false)),
+            "must specify either --build-from or --use-active-release-build"
+        );
+        assert_eq!(
+            err(args(Some("R1"), None, false, false)),
+            "must specify either --env-from or --use-active-release-env"
+        );
+        assert_eq!(
+            err(args(Some("R1"), Some("R2"), true, false)),
+            "cannot specify both --build-from and --use-active-release-build"
+        );
+    }
+}

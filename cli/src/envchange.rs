@@ -1,0 +1,345 @@
+//! Env changes: what a person asked for, applied on top of the newest release, and saved
+//! without losing a change someone else saved at the same moment.
+//!
+//! Concurrency. Releases are immutable, so `env set` reads the newest release, makes a new
+//! one, and two people doing that at once would each fork the same release: the second
+//! release would silently drop the first one's change. To prevent it:
+//! - each release made by an env command carries the annotation `slipway.dev/env-base`
+//!   (the release it forked), which marks it as not yet trusted;
+//! - the App annotation `slipway.dev/env-head` names the newest env release that won;
+//!   it is written by a merge patch that carries the App's `resourceVersion`, so the
+//!   apiserver applies it only if the App did not change since it was read (compare-and-swap);
+//! - the base of a change is the newest release that is either the head or not made by an
+//!   env command (builds, rollbacks, create-from, hand-written releases), so a release that
+//!   lost the race, or is still being saved, is never forked;
+//! - on a conflict the App is read again: if the base is still the same (only the App's
+//!   status moved), the same release is committed again; otherwise the change is applied
+//!   again on top of the new base, in a new release, and the release that lost is deleted.
+
+use std::time::Duration;
+
+use kube::ResourceExt;
+use kube::api::{Patch, PatchParams};
+use serde_json::json;
+use slipway_crds::env::{self, Env};
+use slipway_crds::labels::CLI_MANAGER;
+use slipway_crds::{App, Release, ReleaseSpec};
+
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::store;
+
+/// App annotation naming the newest release an env command committed.
+pub const ENV_HEAD: &str = "slipway.dev/env-head";
+/// Release annotation naming the release an env command forked.
+pub const ENV_BASE: &str = "slipway.dev/env-base";
+/// Attempts at the compare-and-swap before giving up.
+const ATTEMPTS: u32 = 10;
+
+/// A change to the environment, as asked for on the command line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvEdit {
+    /// Keys to set, with their values.
+    pub set: Vec<(String, String)>,
+    /// Keys to remove.
+    pub unset: Vec<String>,
+    /// Whether the set keys replace the whole environment.
+    pub replace: bool,
+    /// Whether the set keys are secret (masked unless revealed).
+    pub secret: bool,
+    /// Whether unsetting a key that is already gone is fine (an edit replayed on a newer base).
+    pub lenient: bool,
+}
+
+/// The environment and secret keys after `edit`; unsetting a missing key is an error.
+pub fn apply(edit: &EnvEdit, base: &Env, base_secret: &[String]) -> Result<(Env, Vec<String>)> {
+    let mut next = if edit.replace {
+        Env::new()
+    } else {
+        base.clone()
+    };
+    for key in &edit.unset {
+        if next.remove(key).is_none() && !edit.lenient {
+            return Err(Error::EnvNotFound(key.clone()));
+        }
+    }
+    for (key, value) in &edit.set {
+        env::validate_key(key)?;
+        next.insert(key.clone(), value.clone());
+    }
+    let mut secret: Vec<String> = base_secret
+        .iter()
+        .filter(|k| next.contains_key(*k))
+        .cloned()
+        .collect();
+    if edit.secret {
+        secret.extend(edit.set.iter().map(|(k, _)| k.clone()));
+    }
+    secret.sort();
+    secret.dedup();
+    Ok((next, secret))
+}
+
+/// The edit that turns `old` into `new` (for `env edit`), so it can be applied to another base.
+pub fn edit_between(old: &Env, new: &Env) -> EnvEdit {
+    let change = env::diff(old, new);
+    EnvEdit {
+        set: change
+            .added
+            .iter()
+            .chain(&change.changed)
+            .map(|k| (k.clone(), new[k].clone()))
+            .collect(),
+        unset: change.removed,
+        lenient: true,
+        ..EnvEdit::default()
+    }
+}
+
+/// The release env commands read and fork: the newest that is the head or not an env release.
+pub fn env_base<'a>(newest_first: &'a [Release], head: Option<&str>) -> Option<&'a Release> {
+    let head_exists = head.is_some_and(|h| newest_first.iter().any(|r| r.name_any() == h));
+    if !head_exists {
+        // No head, or it was removed: there is nothing to trust more than the newest release.
+        return newest_first.first();
+    }
+    newest_first
+        .iter()
+        .find(|r| head == Some(r.name_any().as_str()) || !r.annotations().contains_key(ENV_BASE))
+}
+
+/// The App's env head annotation.
+pub fn head(app: &App) -> Option<&str> {
+    app.annotations().get(ENV_HEAD).map(String::as_str)
+}
+
+/// The release env commands read: `--release`, else the env base.
+pub async fn base_release(ctx: &Ctx, app: &App, from: Option<&str>) -> Result<Option<Release>> {
+    if let Some(id) = from {
+        return store::get_release(ctx, id).await.map(Some);
+    }
+    let releases = store::list_releases(ctx).await?;
+    Ok(env_base(&releases, head(app)).cloned())
+}
+
+/// Makes the release for `edit` and commits it as the env head; see the module comment.
+pub async fn commit(ctx: &Ctx, edit: &EnvEdit, from: Option<&str>) -> Result<Release> {
+    let mut made: Option<(Release, Option<String>)> = None;
+    for attempt in 0..ATTEMPTS {
+        let app = store::get_app(ctx).await?;
+        let base = base_release(ctx, &app, from).await?;
+        let base_name = base.as_ref().map(|b| b.name_any());
+        let release = match made.take() {
+            Some((release, made_from)) if made_from == base_name => release,
+            stale => {
+                if let Some((lost, _)) = stale {
+                    store::delete_release(ctx, &lost.name_any()).await?;
+                }
+                make(ctx, &app, base.as_ref(), edit).await?
+            }
+        };
+        match swap_head(ctx, &app, &release.name_any()).await {
+            Ok(()) => return Ok(release),
+            Err(err) if Error::is_conflict(&err) => {
+                made = Some((release, base_name));
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt + 1))).await;
+            }
+            Err(err) => {
+                store::delete_release(ctx, &release.name_any()).await?;
+                return Err(Error::kube(
+                    format!("saving the environment of {}", ctx.app),
+                    err,
+                ));
+            }
+        }
+    }
+    if let Some((lost, _)) = made {
+        store::delete_release(ctx, &lost.name_any()).await?;
+    }
+    Err(Error::EnvContention(ctx.app.clone()))
+}
+
+/// Creates the release of `edit` applied to `base` (or to nothing, for an app without releases).
+async fn make(ctx: &Ctx, app: &App, base: Option<&Release>, edit: &EnvEdit) -> Result<Release> {
+    let (base_env, base_secret) = match base {
+        Some(release) => (
+            store::release_env(ctx, release).await?,
+            release.spec.secret_keys.clone(),
+        ),
+        None => (Env::new(), Vec::new()),
+    };
+    let (next, secret_keys) = apply(edit, &base_env, &base_secret)?;
+    let base_spec = base.map(|b| b.spec.clone()).unwrap_or_default();
+    let spec = ReleaseSpec {
+        build: base_spec.build,
+        manifest: base_spec.manifest,
+        images: base_spec.images,
+        secret_keys,
+        description: env::diff(&base_env, &next).description(),
+        ..ReleaseSpec::default()
+    };
+    let base_name = base.map(|b| b.name_any()).unwrap_or_default();
+    store::create_release(ctx, app, spec, Some(&next), &[(ENV_BASE, &base_name)]).await
+}
+
+/// Points the App's env head at `release` if the App is unchanged since it was read.
+async fn swap_head(ctx: &Ctx, app: &App, release: &str) -> Result<(), kube::Error> {
+    let patch = json!({
+        "metadata": {
+            "resourceVersion": app.resource_version(),
+            "annotations": { ENV_HEAD: release },
+        }
+    });
+    let params = PatchParams {
+        field_manager: Some(CLI_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    ctx.apps()
+        .patch(&ctx.app, &params, &Patch::Merge(&patch))
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn set(pairs: &[(&str, &str)]) -> EnvEdit {
+        EnvEdit {
+            set: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..EnvEdit::default()
+        }
+    }
+
+    #[test]
+    fn set_merges_and_replace_replaces() {
+        let base = env(&[("A", "1"), ("B", "2")]);
+        let (next, _) = apply(&set(&[("B", "3"), ("C", "4")]), &base, &[]).unwrap();
+        assert_eq!(next, env(&[("A", "1"), ("B", "3"), ("C", "4")]));
+        let replace = EnvEdit {
+            replace: true,
+            ..set(&[("C", "4")])
+        };
+        assert_eq!(apply(&replace, &base, &[]).unwrap().0, env(&[("C", "4")]));
+    }
+
+    #[test]
+    fn unset_of_a_missing_key_is_an_error() {
+        let base = env(&[("A", "1")]);
+        let edit = EnvEdit {
+            unset: vec!["A".into()],
+            ..EnvEdit::default()
+        };
+        assert_eq!(apply(&edit, &base, &[]).unwrap().0, Env::new());
+        let missing = EnvEdit {
+            unset: vec!["NOPE".into()],
+            ..EnvEdit::default()
+        };
+        assert_eq!(
+            apply(&missing, &base, &[]).unwrap_err().to_string(),
+            "env not found: NOPE"
+        );
+    }
+
+    #[test]
+    fn secret_keys_are_carried_forward_and_dropped_with_their_key() {
+        let base = env(&[("A", "1"), ("TOKEN", "x")]);
+        let secret = vec!["TOKEN".to_string()];
+        let (_, kept) = apply(&set(&[("A", "2")]), &base, &secret).unwrap();
+        assert_eq!(kept, ["TOKEN"]);
+        let marked = EnvEdit {
+            secret: true,
+            ..set(&[("PASSWORD", "p")])
+        };
+        assert_eq!(
+            apply(&marked, &base, &secret).unwrap().1,
+            ["PASSWORD", "TOKEN"]
+        );
+        let unset = EnvEdit {
+            unset: vec!["TOKEN".into()],
+            ..EnvEdit::default()
+        };
+        assert!(apply(&unset, &base, &secret).unwrap().1.is_empty());
+    }
+
+    #[test]
+    fn a_bad_key_is_refused() {
+        let err = apply(&set(&[("1BAD", "x")]), &Env::new(), &[]).unwrap_err();
+        assert!(err.to_string().starts_with("invalid env key \"1BAD\""));
+    }
+
+    #[test]
+    fn an_edit_is_replayed_as_sets_and_unsets() {
+        let old = env(&[("A", "1"), ("B", "2"), ("C", "3")]);
+        let new = env(&[("A", "1"), ("B", "9"), ("D", "4")]);
+        let edit = edit_between(&old, &new);
+        assert_eq!(
+            edit.set,
+            [
+                ("D".to_string(), "4".to_string()),
+                ("B".to_string(), "9".to_string())
+            ]
+        );
+        assert_eq!(edit.unset, ["C"]);
+        let other_base = env(&[("A", "0"), ("C", "3"), ("E", "5")]);
+        assert_eq!(
+            apply(&edit, &other_base, &[]).unwrap().0,
+            env(&[("A", "0"), ("B", "9"), ("D", "4"), ("E", "5")])
+        );
+    }
+
+    fn release(name: &str, env_base: Option<&str>) -> Release {
+        let mut value = json!({
+            "apiVersion": "slipway.dev/v1alpha1", "kind": "Release",
+            "metadata": { "name": name },
+            "spec": { "app": "myapp", "manifest": "" }
+        });
+        if let Some(base) = env_base {
+            value["metadata"]["annotations"] = json!({ ENV_BASE: base });
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn the_base_skips_env_releases_that_did_not_win() {
+        // Newest first: a loser (or one being saved), the head, an older build release.
+        let releases = vec![
+            release("rloser", Some("rbuild")),
+            release("rhead", Some("rbuild")),
+            release("rbuild", None),
+        ];
+        assert_eq!(
+            env_base(&releases, Some("rhead")).unwrap().name_any(),
+            "rhead"
+        );
+        // A build after the head is the base.
+        let releases = vec![
+            release("rnewbuild", None),
+            release("rhead", Some("rbuild")),
+            release("rbuild", None),
+        ];
+        assert_eq!(
+            env_base(&releases, Some("rhead")).unwrap().name_any(),
+            "rnewbuild"
+        );
+        // No head, or a head that is gone: the newest release.
+        assert_eq!(env_base(&releases, None).unwrap().name_any(), "rnewbuild");
+        let only_env = vec![release("rtwo", Some("rone")), release("rone", None)];
+        assert_eq!(
+            env_base(&only_env, Some("rgone")).unwrap().name_any(),
+            "rtwo"
+        );
+        assert!(env_base(&[], None).is_none());
+    }
+}

@@ -1,0 +1,293 @@
+//! Promotion: writing App.spec.release (server-side apply, field manager `convox`), refusing
+//! to fight a GitOps tool that owns it, and following the rollout live until it ends.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::events::v1::Event;
+use kube::ResourceExt;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::json;
+use slipway_crds::id::display_id;
+use slipway_crds::labels::CLI_MANAGER;
+use slipway_crds::manifest::Manifest;
+use slipway_crds::{App, AppPhase, Release};
+
+use crate::args::PromoteOpts;
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::output::Term;
+use crate::output::views::{event_line, gitops_snippet};
+use crate::store;
+
+/// How long events keep being printed after the outcome is known, so the last ones show.
+const DRAIN: Duration = Duration::from_millis(1500);
+
+/// A promotion written to the App, ready to be followed.
+pub struct Started {
+    target: String,
+    generation: i64,
+    deployments: Vec<String>,
+    seen: Option<HashSet<String>>,
+    timeout: Duration,
+}
+
+/// The field manager, other than this CLI and kubectl, that owns `spec.release`, if any.
+pub fn foreign_release_owner(app: &App) -> Option<String> {
+    app.metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|entry| {
+            entry
+                .fields_v1
+                .as_ref()
+                .is_some_and(|fields| fields.0.pointer("/f:spec/f:release").is_some())
+        })
+        .filter_map(|entry| entry.manager.clone())
+        .find(|manager| manager != CLI_MANAGER && !manager.starts_with("kubectl"))
+}
+
+/// The spec.retry to write when promoting `release`: one more when it is the failed release.
+pub fn next_retry(app: &App, release: &str) -> Option<i64> {
+    let failed = app.status.as_ref().and_then(|s| s.failed_release.as_ref());
+    match failed {
+        Some(f) if f.release == release => Some(f.retry.unwrap_or(0) + 1),
+        _ => app.spec.retry,
+    }
+}
+
+/// The outcome of a rollout as the App shows it, once it is known.
+pub fn judge(app: &App, target: &str, generation: i64) -> Option<Result<()>> {
+    if app.spec.release.as_deref() != Some(target) {
+        return Some(Err(Error::Superseded {
+            target: display_id(target),
+            other: app
+                .spec
+                .release
+                .as_deref()
+                .map(display_id)
+                .unwrap_or_else(|| "nothing".into()),
+        }));
+    }
+    let status = app.status.as_ref()?;
+    // A status older than the promotion describes the release before it.
+    if status
+        .observed_generation
+        .is_some_and(|observed| observed < generation)
+    {
+        return None;
+    }
+    if status.release.as_deref() == Some(target) && status.phase == Some(AppPhase::Running) {
+        return Some(Ok(()));
+    }
+    match &status.failed_release {
+        Some(f) if f.release == target && f.retry == app.spec.retry => Some(Err(Error::RolledBack)),
+        _ => None,
+    }
+}
+
+/// The name to show for an event's object, when it is about the App or its workloads.
+pub fn event_object(event: &Event, app: &str, deployments: &[String]) -> Option<String> {
+    let regarding = event.regarding.as_ref()?;
+    let name = regarding.name.as_deref()?;
+    let owned = |name: &str| {
+        deployments
+            .iter()
+            .any(|d| name.starts_with(&format!("{d}-")))
+    };
+    match regarding.kind.as_deref()? {
+        "App" if name == app => Some(format!("app/{app}")),
+        "Deployment" if deployments.iter().any(|d| d == name) => Some(name.to_string()),
+        "ReplicaSet" | "Pod" if owned(name) => Some(name.to_string()),
+        _ => None,
+    }
+}
+
+/// When an event happened, by the first time it carries.
+pub fn event_time(event: &Event) -> Option<Timestamp> {
+    event
+        .event_time
+        .as_ref()
+        .map(|t| t.0)
+        .or_else(|| event.series.as_ref().map(|s| s.last_observed_time.0))
+        .or_else(|| event.deprecated_last_timestamp.as_ref().map(|t| t.0))
+        .or_else(|| event.creation_timestamp().map(|t| t.0))
+}
+
+/// Deployments of the app: those the release renders and those running now.
+pub fn deployment_names(app: &App, release: &Release) -> Vec<String> {
+    let name = app.name_any();
+    let mut services: Vec<String> = Manifest::parse(&release.spec.manifest)
+        .map(|m| m.services.into_keys().collect())
+        .unwrap_or_default();
+    services.extend(
+        app.status
+            .iter()
+            .flat_map(|s| s.services.iter().map(|s| s.name.clone())),
+    );
+    services.sort();
+    services.dedup();
+    services
+        .into_iter()
+        .map(|s| format!("{name}-{s}"))
+        .collect()
+}
+
+/// Points spec.release at `release`, after the GitOps check; only later events are shown.
+pub async fn start(ctx: &Ctx, release: &Release, opts: &PromoteOpts) -> Result<Started> {
+    let app = store::get_app(ctx).await?;
+    let target = release.name_any();
+    let retry = next_retry(&app, &target);
+    if !opts.force
+        && let Some(manager) = foreign_release_owner(&app)
+    {
+        let changed_retry = retry.filter(|r| Some(*r) != app.spec.retry);
+        return Err(Error::ManagedElsewhere {
+            app: ctx.app.clone(),
+            manager,
+            snippet: gitops_snippet(&ctx.app, &target, changed_retry),
+        });
+    }
+    let seen = event_uids(ctx).await;
+    let generation = apply(ctx, &target, retry).await?;
+    Ok(Started {
+        deployments: deployment_names(&app, release),
+        target,
+        generation,
+        seen,
+        timeout: opts.timeout.unwrap_or_else(|| default_timeout(&app)),
+    })
+}
+
+/// Twice the app's progress deadline plus a minute: time to fail, and to roll back.
+fn default_timeout(app: &App) -> Duration {
+    let deadline = u64::try_from(app.spec.progress_deadline()).unwrap_or(600);
+    Duration::from_secs(2 * deadline + 60)
+}
+
+/// Writes spec.release (and spec.retry) by server-side apply; returns the App's generation.
+async fn apply(ctx: &Ctx, target: &str, retry: Option<i64>) -> Result<i64> {
+    let mut spec = json!({ "release": target });
+    if let Some(retry) = retry {
+        // Always sent once known: a field this manager owns and omits would be removed.
+        spec["retry"] = json!(retry);
+    }
+    let body = json!({
+        "apiVersion": "slipway.dev/v1alpha1",
+        "kind": "App",
+        "metadata": { "name": ctx.app },
+        "spec": spec,
+    });
+    // Forced: the ownership check above already decided that taking the field is right.
+    let params = PatchParams::apply(CLI_MANAGER).force();
+    let app = ctx
+        .apps()
+        .patch(&ctx.app, &params, &Patch::Apply(&body))
+        .await
+        .map_err(|err| Error::kube(format!("promoting {}", display_id(target)), err))?;
+    Ok(app.metadata.generation.unwrap_or(0))
+}
+
+/// The UIDs of the namespace's events now, or None when events cannot be read.
+async fn event_uids(ctx: &Ctx) -> Option<HashSet<String>> {
+    match ctx.events().list_metadata(&ListParams::default()).await {
+        Ok(list) => Some(
+            list.items
+                .into_iter()
+                .filter_map(|e| e.metadata.uid)
+                .collect(),
+        ),
+        Err(err) => {
+            eprintln!(
+                "WARNING: {}; following the app status only",
+                Error::kube("reading events", err)
+            );
+            None
+        }
+    }
+}
+
+/// Follows a started promotion: prints new events of the App and its workloads when
+/// `stream`, and returns once the target is active and running, or was rolled back.
+pub async fn follow(ctx: &Ctx, term: &mut Term, started: Started, stream: bool) -> Result<()> {
+    let by_name = watcher::Config::default().fields(&format!("metadata.name={}", ctx.app));
+    let mut apps = watcher(ctx.apps(), by_name).default_backoff().boxed();
+    let mut events = match (&started.seen, stream) {
+        (Some(_), true) => watcher(ctx.events(), watcher::Config::default())
+            .default_backoff()
+            .boxed(),
+        _ => futures::stream::pending().boxed(),
+    };
+    let mut seen = started.seen.clone().unwrap_or_default();
+    let what = display_id(&started.target);
+    let deadline = tokio::time::sleep(started.timeout);
+    let drain = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(deadline, drain, interrupt);
+    let mut outcome: Option<Result<()>> = None;
+    loop {
+        tokio::select! {
+            item = apps.next(), if outcome.is_none() => match item {
+                Some(Ok(watcher::Event::Apply(app) | watcher::Event::InitApply(app))) => {
+                    if let Some(result) = judge(&app, &started.target, started.generation) {
+                        if !stream {
+                            return result;
+                        }
+                        outcome = Some(result);
+                        drain.as_mut().reset(tokio::time::Instant::now() + DRAIN);
+                    }
+                }
+                Some(Ok(watcher::Event::Delete(_))) => return Err(Error::NoSuchApp(ctx.app.clone())),
+                Some(Ok(_)) => {}
+                Some(Err(err)) if err.to_string().contains("forbidden") => {
+                    return Err(Error::Forbidden(err.to_string()));
+                }
+                // The watcher backs off and retries; the deadline bounds the wait.
+                Some(Err(_)) => {}
+                None => return Err(Error::Unreachable("the watch on the app ended".into())),
+            },
+            Some(item) = events.next() => {
+                if let Ok(watcher::Event::Apply(event) | watcher::Event::InitApply(event)) = item {
+                    let uid = event.uid().unwrap_or_default();
+                    if seen.insert(uid)
+                        && let Some(object) = event_object(&event, &ctx.app, &started.deployments)
+                    {
+                        let note = event.note.clone().unwrap_or_default();
+                        term.line(&event_line(event_time(&event), &object, &note));
+                    }
+                }
+            },
+            _ = &mut drain, if outcome.is_some() => break,
+            _ = &mut deadline, if outcome.is_none() => {
+                return Err(Error::Timeout { after: started.timeout, what: format!("the rollout of {what}") });
+            },
+            _ = &mut interrupt => return Err(Error::Interrupted(format!("the rollout of {what}"))),
+        }
+    }
+    outcome.unwrap_or(Ok(()))
+}
+
+/// `Promoting R... ` then the rollout and `OK` when streaming, or `OK` on the same line.
+pub async fn promote(
+    ctx: &Ctx,
+    term: &mut Term,
+    release: &Release,
+    opts: &PromoteOpts,
+    stream: bool,
+) -> Result<()> {
+    term.start(&format!("Promoting {}", display_id(&release.name_any())));
+    if stream {
+        term.text("\n");
+    }
+    let started = start(ctx, release, opts).await?;
+    follow(ctx, term, started, stream).await?;
+    term.ok();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! Reading and writing Slipway's objects, with errors in words a person understands.
+
+use jiff::Timestamp;
+use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use slipway_crds::env::{self, Env};
+use slipway_crds::id::{IdKind, display_id, new_id, object_name};
+use slipway_crds::labels::{self, CLI_MANAGER};
+use slipway_crds::release::newest_first;
+use slipway_crds::{App, Build, Release, ReleaseSpec};
+
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+
+/// The App of the context.
+pub async fn get_app(ctx: &Ctx) -> Result<App> {
+    match ctx.apps().get_opt(&ctx.app).await {
+        Ok(Some(app)) => Ok(app),
+        Ok(None) => Err(Error::NoSuchApp(ctx.app.clone())),
+        Err(err) => Err(Error::kube(format!("reading app {}", ctx.app), err)),
+    }
+}
+
+/// The app's releases, newest first.
+pub async fn list_releases(ctx: &Ctx) -> Result<Vec<Release>> {
+    let params = ListParams::default().fields(&format!("spec.app={}", ctx.app));
+    let list = ctx
+        .releases()
+        .list(&params)
+        .await
+        .map_err(|err| Error::kube(format!("listing releases of {}", ctx.app), err))?;
+    let mut releases: Vec<Release> = list
+        .items
+        .into_iter()
+        .filter(|r| r.spec.app == ctx.app)
+        .collect();
+    newest_first(&mut releases);
+    Ok(releases)
+}
+
+/// A release of the app, by ID in any case.
+pub async fn get_release(ctx: &Ctx, id: &str) -> Result<Release> {
+    let name = object_name(id);
+    match ctx.releases().get_opt(&name).await {
+        Ok(Some(release)) if release.spec.app == ctx.app => Ok(release),
+        Ok(_) => Err(Error::NoSuchRelease(display_id(&name))),
+        Err(err) => Err(Error::kube(
+            format!("reading release {}", display_id(&name)),
+            err,
+        )),
+    }
+}
+
+/// The values a release's env Secret holds, checked against the hash the release recorded.
+pub async fn secret_env(ctx: &Ctx, release: &Release) -> Result<Option<Env>> {
+    let Some(reference) = &release.spec.env_secret else {
+        return Ok(None);
+    };
+    let id = display_id(&release.name_any());
+    let broken = |why: String| Error::BrokenEnv {
+        release: id.clone(),
+        why,
+    };
+    let secret = ctx
+        .secrets()
+        .get_opt(&reference.name)
+        .await
+        .map_err(|err| Error::kube(format!("reading the environment of {id}"), err))?
+        .ok_or_else(|| broken(format!("its Secret {} is missing", reference.name)))?;
+    let values = env::from_secret(&secret).map_err(|err| broken(err.to_string()))?;
+    if env::hash(&values) != reference.sha256 {
+        return Err(broken(format!(
+            "its Secret {} does not match the release",
+            reference.name
+        )));
+    }
+    Ok(Some(values))
+}
+
+/// A release's whole environment: its plain `env` plus its Secret's values.
+pub async fn release_env(ctx: &Ctx, release: &Release) -> Result<Env> {
+    let mut all = release.spec.env.clone();
+    all.extend(secret_env(ctx, release).await?.unwrap_or_default());
+    Ok(all)
+}
+
+/// The environment to show; when the Secret may not be read, its keys with `****` and `true`.
+pub async fn release_env_for_display(ctx: &Ctx, release: &Release) -> Result<(Env, bool)> {
+    match release_env(ctx, release).await {
+        Err(Error::Forbidden(_)) => {
+            let mut shown = release.spec.env.clone();
+            for key in release.spec.env_secret.iter().flat_map(|r| &r.keys) {
+                shown.insert(key.clone(), crate::output::releases::MASK.to_string());
+            }
+            Ok((shown, true))
+        }
+        other => other.map(|env| (env, false)),
+    }
+}
+
+/// Creates a release of the app; `secret_env` goes into the release's own immutable Secret.
+pub async fn create_release(
+    ctx: &Ctx,
+    app: &App,
+    mut spec: ReleaseSpec,
+    secret_env: Option<&Env>,
+    annotations: &[(&str, &str)],
+) -> Result<Release> {
+    let name = new_id(IdKind::Release).to_ascii_lowercase();
+    let id = display_id(&name);
+    let app_owner = app.owner_ref(&()).into_iter().collect::<Vec<_>>();
+    spec.env_secret = None;
+    let mut secret_name = None;
+    if let Some(values) = secret_env {
+        let (mut secret, reference) = env::pinned_secret(&ctx.app, &name, values);
+        // Owned by the App until the Release exists, so a crash in between leaves no orphan.
+        secret.metadata.owner_references = Some(app_owner.clone());
+        ctx.secrets()
+            .create(&PostParams::default(), &secret)
+            .await
+            .map_err(|err| Error::kube(format!("saving the environment of {id}"), err))?;
+        secret_name = Some(reference.name.clone());
+        spec.env_secret = Some(reference);
+    }
+    spec.app = ctx.app.clone();
+    if spec.created.is_none() {
+        spec.created = Some(slipway_crds::stamp::now_stamp());
+    }
+    let release = Release {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            labels: Some(labels::app_labels(&ctx.app)),
+            annotations: Some(
+                annotations
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            owner_references: Some(app_owner),
+            ..ObjectMeta::default()
+        },
+        spec,
+    };
+    let params = PostParams {
+        field_manager: Some(CLI_MANAGER.to_string()),
+        ..PostParams::default()
+    };
+    let created = match ctx.releases().create(&params, &release).await {
+        Ok(created) => created,
+        Err(err) => {
+            if let Some(secret) = &secret_name {
+                let _ = ctx.secrets().delete(secret, &DeleteParams::default()).await;
+            }
+            return Err(Error::kube(format!("creating release {id}"), err));
+        }
+    };
+    if let Some(secret) = &secret_name {
+        // Only metadata of an immutable Secret may change: hand it to its Release.
+        let owner = created.owner_ref(&()).into_iter().collect::<Vec<_>>();
+        let patch = json!({ "metadata": { "ownerReferences": owner } });
+        ctx.secrets()
+            .patch(secret, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|err| Error::kube(format!("linking the environment of {id}"), err))?;
+    }
+    Ok(created)
+}
+
+/// Deletes a release; its env Secret follows through its ownerReference.
+pub async fn delete_release(ctx: &Ctx, name: &str) -> Result<()> {
+    match ctx
+        .releases()
+        .delete(name, &DeleteParams::background())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err) if Error::is_not_found(&err) => Ok(()),
+        Err(err) => Err(Error::kube(
+            format!("deleting release {}", display_id(name)),
+            err,
+        )),
+    }
+}
+
+/// The app's builds, newest first.
+pub async fn list_builds(ctx: &Ctx) -> Result<Vec<Build>> {
+    let params = ListParams::default().fields(&format!("spec.app={}", ctx.app));
+    let list = ctx
+        .builds()
+        .list(&params)
+        .await
+        .map_err(|err| Error::kube(format!("listing builds of {}", ctx.app), err))?;
+    let mut builds: Vec<Build> = list
+        .items
+        .into_iter()
+        .filter(|b| b.spec.app == ctx.app)
+        .collect();
+    builds.sort_by_key(|b| {
+        std::cmp::Reverse(slipway_crds::stamp::sort_key(
+            b.spec.created.as_deref(),
+            b.creation_timestamp().map(|t| t.0),
+            &b.name_any(),
+        ))
+    });
+    Ok(builds)
+}
+
+/// A build of the app, by ID in any case.
+pub async fn get_build(ctx: &Ctx, id: &str) -> Result<Build> {
+    let name = object_name(id);
+    match ctx.builds().get_opt(&name).await {
+        Ok(Some(build)) if build.spec.app == ctx.app => Ok(build),
+        Ok(_) => Err(Error::NoSuchBuild(display_id(&name))),
+        Err(err) => Err(Error::kube(
+            format!("reading build {}", display_id(&name)),
+            err,
+        )),
+    }
+}
+
+/// The current time, for ages.
+pub fn now() -> Timestamp {
+    Timestamp::now()
+}
