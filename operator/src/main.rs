@@ -83,10 +83,10 @@ fn init_logs(format: LogFormat) {
 }
 
 async fn run(flags: Flags) -> Result<(), String> {
-    let client = Client::try_default()
+    let metrics = Arc::new(metrics::Metrics::default());
+    let client = metrics::counted_client(metrics.clone())
         .await
         .map_err(|e| format!("cannot reach Kubernetes: {e}"))?;
-    let metrics = Arc::new(metrics::Metrics::default());
     let health = http::Health {
         ready: Arc::new(AtomicBool::new(false)),
         metrics: metrics.clone(),
@@ -170,8 +170,19 @@ where
     }
 }
 
+/// Resolves on SIGINT or SIGTERM (what Kubernetes sends), as the controllers do.
 async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminate = async {
+        match term.as_mut() {
+            Some(term) => term.recv().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
 }
 
 mod leader {

@@ -1,4 +1,5 @@
-//! Prometheus metrics: reconciles, failures by kind, durations and promotions by result.
+//! Prometheus metrics: reconciles, failures by kind, durations, promotions by result and the
+//! API requests the operator made, by verb.
 
 use std::time::Duration;
 
@@ -31,6 +32,13 @@ pub struct PromotionLabels {
     pub result: String,
 }
 
+/// Labels of an API request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The Kubernetes verb: get, list, watch, create, update, patch or delete.
+    pub verb: String,
+}
+
 /// The operator's metrics and their registry.
 pub struct Metrics {
     /// Reconciles run.
@@ -41,6 +49,8 @@ pub struct Metrics {
     pub duration: Family<ControllerLabels, Histogram>,
     /// Promotions finished.
     pub promotions: Family<PromotionLabels, Counter>,
+    /// API requests sent, by verb.
+    pub requests: Family<RequestLabels, Counter>,
     /// The registry that /metrics encodes.
     pub registry: Registry,
 }
@@ -53,6 +63,7 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.001, 2.0, 14))
         });
         let promotions = Family::<PromotionLabels, Counter>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
         let mut registry = Registry::with_prefix("slipway");
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register(
@@ -70,11 +81,17 @@ impl Default for Metrics {
             "Promotions finished, by result",
             promotions.clone(),
         );
+        registry.register(
+            "api_requests",
+            "Kubernetes API requests sent, by verb",
+            requests.clone(),
+        );
         Metrics {
             reconciles,
             failures,
             duration,
             promotions,
+            requests,
             registry,
         }
     }
@@ -110,10 +127,135 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one API request.
+    pub fn requested(&self, method: &http::Method, uri: &http::Uri) {
+        let verb = verb(method, uri).to_string();
+        self.requests.get_or_create(&RequestLabels { verb }).inc();
+    }
+
     /// The metrics in the Prometheus text format.
     pub fn encode(&self) -> String {
         let mut text = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
+    }
+}
+
+/// The Kubernetes verb of a request, from its method and path (as the API server names it).
+fn verb(method: &http::Method, uri: &http::Uri) -> &'static str {
+    let query = uri.query().unwrap_or_default();
+    match *method {
+        http::Method::GET
+            if query
+                .split('&')
+                .any(|p| p == "watch=true" || p == "watch=1") =>
+        {
+            "watch"
+        }
+        http::Method::GET if is_collection(uri.path()) => "list",
+        http::Method::GET => "get",
+        http::Method::POST => "create",
+        http::Method::PUT => "update",
+        http::Method::PATCH => "patch",
+        http::Method::DELETE => "delete",
+        _ => "other",
+    }
+}
+
+/// Whether a path names a collection (`/apis/g/v/namespaces/ns/kind`) rather than one object.
+fn is_collection(path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let rest = match parts.first() {
+        Some(&"api") => parts.get(2..),
+        Some(&"apis") => parts.get(3..),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let rest = match rest {
+        ["namespaces", _, kind, tail @ ..] => [&[*kind][..], tail].concat(),
+        other => other.to_vec(),
+    };
+    rest.len() == 1
+}
+
+/// A kube client for the inferred config whose requests `metrics` counts.
+pub async fn counted_client(metrics: std::sync::Arc<Metrics>) -> kube::Result<kube::Client> {
+    let config = kube::Config::infer()
+        .await
+        .map_err(kube::Error::InferConfig)?;
+    let count =
+        tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
+            metrics.requested(request.method(), request.uri());
+            request
+        });
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&count)
+        .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verb_of(method: http::Method, uri: &str) -> &'static str {
+        verb(&method, &uri.parse().unwrap())
+    }
+
+    #[test]
+    fn names_verbs_as_the_api_server_does() {
+        let deployments = "/apis/apps/v1/namespaces/ns/deployments";
+        assert_eq!(verb_of(http::Method::GET, deployments), "list");
+        assert_eq!(
+            verb_of(
+                http::Method::GET,
+                &format!("{deployments}?labelSelector=a%3Db")
+            ),
+            "list"
+        );
+        assert_eq!(
+            verb_of(
+                http::Method::GET,
+                &format!("{deployments}?watch=true&resourceVersion=1")
+            ),
+            "watch"
+        );
+        assert_eq!(
+            verb_of(http::Method::GET, &format!("{deployments}/web")),
+            "get"
+        );
+        assert_eq!(verb_of(http::Method::GET, "/api/v1/namespaces"), "list");
+        assert_eq!(verb_of(http::Method::GET, "/api/v1/namespaces/ns"), "get");
+        assert_eq!(
+            verb_of(http::Method::GET, "/apis/slipway.dev/v1alpha1/apps"),
+            "list"
+        );
+        assert_eq!(
+            verb_of(
+                http::Method::PATCH,
+                "/apis/slipway.dev/v1alpha1/namespaces/ns/apps/a/status"
+            ),
+            "patch"
+        );
+        assert_eq!(
+            verb_of(http::Method::POST, "/api/v1/namespaces/ns/secrets"),
+            "create"
+        );
+        assert_eq!(
+            verb_of(http::Method::DELETE, "/api/v1/namespaces/ns/services/s"),
+            "delete"
+        );
+    }
+
+    #[test]
+    fn counts_requests_by_verb() {
+        let metrics = Metrics::default();
+        let uri: http::Uri = "/api/v1/namespaces/ns/pods".parse().unwrap();
+        metrics.requested(&http::Method::GET, &uri);
+        metrics.requested(&http::Method::GET, &uri);
+        assert!(
+            metrics
+                .encode()
+                .contains("slipway_api_requests_total{verb=\"list\"} 2")
+        );
     }
 }
