@@ -27,6 +27,11 @@ cluster: build
 	status=0; KUBECONFIG=$(TESTENV_DIR)/kubeconfig cargo test -p slipway-tests --features cluster -- --test-threads=2 || status=$$?; \
 	  if [ $$status -ne 0 ]; then $(TESTENV) logs; fi; $(TESTENV) down; exit $$status
 
+## run: a local control plane, the operator and the example app; Ctrl-C stops everything
+run: build
+	$(TESTENV) build
+	TESTENV_DIR=$(CURDIR)/target/testenv-run examples/run
+
 ## build: the operator and CLI binaries the cluster tests run
 build:
 	cargo build --bins
