@@ -1,7 +1,7 @@
 //! Promotion: writing App.spec.release (server-side apply, field manager `convox`), refusing
 //! to fight a GitOps tool that owns it, and following the rollout live until it ends.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -31,7 +31,7 @@ pub struct Started {
     target: String,
     generation: i64,
     deployments: Vec<String>,
-    seen: Option<HashSet<String>>,
+    seen: Option<HashMap<String, String>>,
     timeout: Duration,
 }
 
@@ -107,13 +107,13 @@ pub fn event_object(event: &Event, app: &str, deployments: &[String]) -> Option<
     }
 }
 
-/// When an event happened, by the first time it carries.
+/// When an event last happened: its series' last occurrence, else its own time.
 pub fn event_time(event: &Event) -> Option<Timestamp> {
     event
-        .event_time
+        .series
         .as_ref()
-        .map(|t| t.0)
-        .or_else(|| event.series.as_ref().map(|s| s.last_observed_time.0))
+        .map(|s| s.last_observed_time.0)
+        .or_else(|| event.event_time.as_ref().map(|t| t.0))
         .or_else(|| event.deprecated_last_timestamp.as_ref().map(|t| t.0))
         .or_else(|| event.creation_timestamp().map(|t| t.0))
 }
@@ -152,7 +152,7 @@ pub async fn start(ctx: &Ctx, release: &Release, opts: &PromoteOpts) -> Result<S
             snippet: gitops_snippet(&ctx.app, &target, changed_retry),
         });
     }
-    let seen = event_uids(ctx).await;
+    let seen = event_versions(ctx).await;
     let generation = apply(ctx, &target, retry).await?;
     Ok(Started {
         deployments: deployment_names(&app, release),
@@ -192,13 +192,13 @@ async fn apply(ctx: &Ctx, target: &str, retry: Option<i64>) -> Result<i64> {
     Ok(app.metadata.generation.unwrap_or(0))
 }
 
-/// The UIDs of the namespace's events now, or None when events cannot be read.
-async fn event_uids(ctx: &Ctx) -> Option<HashSet<String>> {
+/// The namespace's events now (UID to resourceVersion), or None when events cannot be read.
+async fn event_versions(ctx: &Ctx) -> Option<HashMap<String, String>> {
     match ctx.events().list_metadata(&ListParams::default()).await {
         Ok(list) => Some(
             list.items
                 .into_iter()
-                .filter_map(|e| e.metadata.uid)
+                .filter_map(|e| Some((e.metadata.uid?, e.metadata.resource_version?)))
                 .collect(),
         ),
         Err(err) => {
@@ -223,6 +223,7 @@ pub async fn follow(ctx: &Ctx, term: &mut Term, started: Started, stream: bool) 
         _ => futures::stream::pending().boxed(),
     };
     let mut seen = started.seen.clone().unwrap_or_default();
+    let mut printed = HashSet::new();
     let what = display_id(&started.target);
     let deadline = tokio::time::sleep(started.timeout);
     let drain = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
@@ -252,12 +253,18 @@ pub async fn follow(ctx: &Ctx, term: &mut Term, started: Started, stream: bool) 
             },
             Some(item) = events.next() => {
                 if let Ok(watcher::Event::Apply(event) | watcher::Event::InitApply(event)) = item {
-                    let uid = event.uid().unwrap_or_default();
-                    if seen.insert(uid)
+                    // A repeated event is the same object with a higher series count: a new
+                    // version of it after the promotion started is a new occurrence.
+                    let key = (event.uid().unwrap_or_default(), event.resource_version().unwrap_or_default());
+                    if seen.insert(key.0, key.1.clone()).as_ref() != Some(&key.1)
                         && let Some(object) = event_object(&event, &ctx.app, &started.deployments)
                     {
                         let note = event.note.clone().unwrap_or_default();
-                        term.line(&event_line(event_time(&event), &object, &note));
+                        let line = event_line(event_time(&event), &object, &note);
+                        // Updates that change nothing shown (series bumps in one second) print once.
+                        if printed.insert(line.clone()) {
+                            term.line(&line);
+                        }
                     }
                 }
             },

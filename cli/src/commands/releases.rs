@@ -95,6 +95,8 @@ pub async fn rollback(ctx: &Ctx, term: &mut Term, id: &str, opts: &PromoteOpts) 
     .await?;
     let started = match rollout::start(ctx, &copy, opts).await {
         Ok(started) => started,
+        // The copy stays: the change to commit to git names it.
+        Err(err @ Error::ManagedElsewhere { .. }) => return Err(err),
         Err(err) => {
             // Nothing was promoted: the copy would only clutter the list.
             store::delete_release(ctx, &copy.name_any()).await?;
