@@ -14,7 +14,7 @@ use crate::metrics::Metrics;
 /// What the endpoints report.
 #[derive(Clone)]
 pub struct Health {
-    /// Set once the CRDs were found and the controllers started.
+    /// Set once the CRDs were found (before leadership, so standby replicas are Ready too).
     pub ready: Arc<AtomicBool>,
     /// The metrics to encode.
     pub metrics: Arc<Metrics>,

@@ -98,10 +98,12 @@ async fn run(flags: Flags) -> Result<(), String> {
     ));
 
     check_crds(&client, flags.namespaces.first().map(String::as_str)).await?;
+    // Ready before leadership: a standby replica that never became Ready would stall every
+    // rolling update of a Deployment with more than one replica.
+    health.ready.store(true, Ordering::Relaxed);
     if flags.leader_elect {
         leader::acquire(&client, &flags.lease_namespace, &flags.lease_name).await?;
     }
-    health.ready.store(true, Ordering::Relaxed);
     let ctx = Arc::new(Context::new(client.clone(), metrics));
     let scopes: Vec<Option<String>> = if flags.namespaces.is_empty() {
         vec![None]
