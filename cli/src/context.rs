@@ -4,7 +4,7 @@ use std::path::Path;
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::api::events::v1::Event;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Api, Client, Config};
 use slipway_crds::{App, Build, Release};
 
@@ -42,9 +42,10 @@ impl Ctx {
                     .await
                     .map_err(|err| Error::Config(format!("rack {rack}: {err}")))?
             }
-            None => Config::infer()
-                .await
-                .map_err(|err| Error::Config(format!("no cluster configured: {err}")))?,
+            None => match Config::from_kubeconfig(&KubeConfigOptions::default()).await {
+                Ok(config) => config,
+                Err(kubeconfig) => Config::incluster().map_err(|_| no_cluster(kubeconfig))?,
+            },
         };
         let namespace = global
             .namespace
@@ -54,7 +55,8 @@ impl Ctx {
             Client::try_from(config).map_err(|err| Error::Config(format!("kube client: {err}")))?;
         let cwd = std::env::current_dir()
             .map_err(|err| Error::Local(format!("current directory: {err}")))?;
-        let app = app_name(global.app.as_deref(), &cwd)?;
+        // Commands that need no app (`apps`) work where no app can be named; the rest say so.
+        let app = app_name(global.app.as_deref(), &cwd).unwrap_or_default();
         Ok(Ctx {
             client,
             namespace,
@@ -99,6 +101,20 @@ impl Ctx {
     pub fn events(&self) -> Api<Event> {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
+}
+
+/// Why no cluster could be configured, in plain words.
+fn no_cluster(err: KubeconfigError) -> Error {
+    let why = match err {
+        KubeconfigError::ReadConfig(io, path) => {
+            format!("cannot read kubeconfig {}: {io}", path.display())
+        }
+        KubeconfigError::FindPath => {
+            "no kubeconfig found (set KUBECONFIG or create ~/.kube/config)".to_string()
+        }
+        other => format!("invalid kubeconfig: {other}"),
+    };
+    Error::Config(format!("no cluster configured: {why}"))
 }
 
 /// The app: the flag, else `.convox/app` in `dir`, else the name of `dir`.

@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 
 /// The App of the context.
 pub async fn get_app(ctx: &Ctx) -> Result<App> {
+    if ctx.app.is_empty() {
+        return Err(Error::Usage("no app given: use -a APP".to_string()));
+    }
     match ctx.apps().get_opt(&ctx.app).await {
         Ok(Some(app)) => Ok(app),
         Ok(None) => Err(Error::NoSuchApp(ctx.app.clone())),

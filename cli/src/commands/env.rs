@@ -120,7 +120,8 @@ pub async fn edit(ctx: &Ctx, term: &mut Term, write: &EnvWriteOpts) -> Result<()
     }
     let mut step = Vec::new();
     if !edit.set.is_empty() {
-        let keys: Vec<String> = edit.set.iter().map(|(k, _)| k.clone()).collect();
+        let mut keys: Vec<String> = edit.set.iter().map(|(k, _)| k.clone()).collect();
+        keys.sort();
         step.push(keys_step("Setting", &keys));
     }
     if !edit.unset.is_empty() {
