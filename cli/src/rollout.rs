@@ -211,8 +211,7 @@ async fn event_versions(ctx: &Ctx) -> Option<HashMap<String, String>> {
     }
 }
 
-/// Follows a started promotion: prints new events of the App and its workloads when
-/// `stream`, and returns once the target is active and running, or was rolled back.
+/// Follows a promotion (printing new events when `stream`) until it is active or rolled back.
 pub async fn follow(ctx: &Ctx, term: &mut Term, started: Started, stream: bool) -> Result<()> {
     let by_name = watcher::Config::default().fields(&format!("metadata.name={}", ctx.app));
     let mut apps = watcher(ctx.apps(), by_name).default_backoff().boxed();
