@@ -11,10 +11,11 @@ build_all() {
   fi
   command -v go >/dev/null || die "go is needed to build the test control plane (Go 1.26 or newer)"
   local start=$SECONDS
-  echo "testenv: building etcd $ETCD_VERSION, Kubernetes $K8S_VERSION and kwok $KWOK_VERSION into $CACHE_BIN (cold: about 20 minutes on 2 cores)"
+  echo "testenv: building what is missing of etcd $ETCD_VERSION, Kubernetes $K8S_VERSION, kwok $KWOK_VERSION and helm $HELM_VERSION into $CACHE_BIN (cold: about 20 minutes on 2 cores)"
   build_k8s
   build_etcd
   build_kwok
+  build_helm
   copy_kwok_stages
   echo "testenv: built in $((SECONDS - start))s"
 }
@@ -24,6 +25,12 @@ have_binaries() {
   for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
     [ -x "$CACHE_BIN/$b" ] || return 1
   done
+  have_helm
+}
+
+# helm is not part of the cache key, so its version is checked: a new HELM_VERSION rebuilds only helm.
+have_helm() {
+  [ -x "$CACHE_BIN/helm" ] && [ "$("$CACHE_BIN/helm" version --template '{{.Version}}' 2>/dev/null)" = "$HELM_VERSION" ]
 }
 
 have_stages() {
@@ -53,6 +60,21 @@ build_etcd() {
 build_kwok() {
   [ -x "$CACHE_BIN/kwok" ] && return 0
   (cd "$TOOLS/kwok" && go build -trimpath -o "$CACHE_BIN/kwok" sigs.k8s.io/kwok/cmd/kwok) || die "building kwok failed"
+}
+
+build_helm() {
+  have_helm && return 0
+  local client_go major minor ld pkg
+  client_go=$(cd "$TOOLS/helm" && go list -m -f '{{.Version}}' k8s.io/client-go) || die "helm's client-go version not found"
+  client_go=${client_go#v0.}
+  major=1 minor=${client_go%%.*}
+  # What helm's own Makefile stamps: its version, and the Kubernetes version it assumes offline.
+  ld="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    ld="$ld -X $pkg.k8sVersionMajor=$major -X $pkg.k8sVersionMinor=$minor"
+  done
+  (cd "$TOOLS/helm" && go build -trimpath -ldflags "$ld" -o "$CACHE_BIN/helm.new.$$" helm.sh/helm/v3/cmd/helm) || die "building helm failed"
+  mv "$CACHE_BIN/helm.new.$$" "$CACHE_BIN/helm"
 }
 
 # Standalone kwok has no built-in stages; take the standard ones from its module source.

@@ -233,6 +233,7 @@ start_apiserver() {
     --service-account-signing-key-file="$PKI/leaf.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --authorization-mode=Node,RBAC \
+    --enable-admission-plugins=OwnerReferencesPermissionEnforcement \
     --allow-privileged=true \
     --profiling=false
   wait_until kube-apiserver 60 apiserver_ready
