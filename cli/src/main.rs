@@ -20,7 +20,21 @@ use output::Term;
 
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err)
+            if !err.use_stderr()
+                || err.kind()
+                    == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            err.exit()
+        }
+        Err(err) => {
+            // Convox's form for every error: one `ERROR:` line and exit 1.
+            eprintln!("ERROR: {}", usage_error(&err.to_string()));
+            std::process::exit(1);
+        }
+    };
     if let Err(err) = run(cli).await {
         eprintln!("ERROR: {err}");
         std::process::exit(1);
@@ -120,7 +134,43 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// The first line of a clap error, without its `error: ` prefix, and where to read more.
+fn usage_error(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or_default();
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    // clap lists missing arguments on the indented lines that follow.
+    let details: Vec<&str> = lines
+        .take_while(|l| l.starts_with("  "))
+        .map(str::trim)
+        .collect();
+    if details.is_empty() {
+        format!("{message} (see --help)")
+    } else {
+        format!("{message} {} (see --help)", details.join(", "))
+    }
+}
+
 /// The context for an app named by a positional argument, else the usual app.
 fn named(ctx: &Ctx, name: Option<String>) -> Ctx {
     name.map_or_else(|| ctx.clone(), |n| ctx.for_app(&n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_are_one_convox_error_line() {
+        let err = Cli::try_parse_from(["convox", "releases", "info"]).unwrap_err();
+        assert_eq!(
+            usage_error(&err.to_string()),
+            "the following required arguments were not provided: <ID> (see --help)"
+        );
+        let err = Cli::try_parse_from(["convox", "releases", "--bogus"]).unwrap_err();
+        assert_eq!(
+            usage_error(&err.to_string()),
+            "unexpected argument '--bogus' found (see --help)"
+        );
+    }
 }
