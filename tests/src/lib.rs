@@ -7,6 +7,10 @@
 #[cfg(feature = "cluster")]
 pub mod cluster;
 #[cfg(feature = "cluster")]
+pub mod helm;
+#[cfg(feature = "cluster")]
+pub mod identity;
+#[cfg(feature = "cluster")]
 pub mod operator;
 #[cfg(feature = "cluster")]
 pub mod slipway;

@@ -1,14 +1,17 @@
 //! Runs the real `slipway-operator` binary for one test namespace.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::cluster::{kubeconfig_path, testenv_dir, workspace_root};
 
 /// A running operator; killed (SIGKILL) when dropped.
 pub struct Operator {
+    name: String,
     namespace: String,
+    kubeconfig: PathBuf,
+    args: Vec<String>,
     child: Child,
 }
 
@@ -22,17 +25,24 @@ pub fn binary(name: &str) -> PathBuf {
 
 /// Starts the operator watching only `namespace`; its log goes to `$TESTENV_DIR/logs/operator-<ns>.log`.
 pub fn start(namespace: &str) -> Operator {
+    start_as(namespace, namespace, &kubeconfig_path(), &[])
+}
+
+/// Starts the operator watching only `namespace` with the credentials of `kubeconfig` and
+/// `extra` flags; its log goes to `$TESTENV_DIR/logs/operator-<name>.log`.
+pub fn start_as(name: &str, namespace: &str, kubeconfig: &Path, extra: &[&str]) -> Operator {
     let logs = testenv_dir().join("logs");
     std::fs::create_dir_all(&logs).expect("the testenv log folder");
     let log = File::options()
         .create(true)
         .append(true)
-        .open(logs.join(format!("operator-{namespace}.log")))
+        .open(logs.join(format!("operator-{name}.log")))
         .expect("the operator log file");
     let path = binary("slipway-operator");
     let child = Command::new(&path)
         .args(["--namespace", namespace, "--metrics-addr", "127.0.0.1:0"])
-        .env("KUBECONFIG", kubeconfig_path())
+        .args(extra)
+        .env("KUBECONFIG", kubeconfig)
         .env("RUST_LOG", "info,kube=warn,slipway_operator=debug")
         .stdout(Stdio::null())
         .stderr(log)
@@ -44,7 +54,10 @@ pub fn start(namespace: &str) -> Operator {
             )
         });
     Operator {
+        name: name.to_string(),
         namespace: namespace.to_string(),
+        kubeconfig: kubeconfig.to_path_buf(),
+        args: extra.iter().map(|a| a.to_string()).collect(),
         child,
     }
 }
@@ -56,18 +69,35 @@ impl Operator {
         let _ = self.child.wait();
     }
 
-    /// Kills the operator and starts a new one for the same namespace.
+    /// Kills the operator and starts a new one with the same namespace, credentials and flags.
     pub fn restart(&mut self) {
         self.kill();
-        *self = start(&self.namespace);
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        *self = start_as(&self.name, &self.namespace, &self.kubeconfig, &args);
     }
 
     /// The operator's log so far.
     pub fn log(&self) -> String {
         let path = testenv_dir()
             .join("logs")
-            .join(format!("operator-{}.log", self.namespace));
+            .join(format!("operator-{}.log", self.name));
         std::fs::read_to_string(path).unwrap_or_default()
+    }
+}
+
+impl Operator {
+    /// The `host:port` of /metrics, /healthz and /readyz, once the operator has logged it.
+    pub fn metrics_addr(&self) -> Option<String> {
+        let log = self.log();
+        let line = log.lines().find(|l| l.contains("Serving /metrics"))?;
+        // The line may carry colour codes; the address is the loopback one it names.
+        let port: String = line
+            .split("127.0.0.1:")
+            .nth(1)?
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        Some(format!("127.0.0.1:{port}"))
     }
 }
 

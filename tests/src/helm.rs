@@ -1,0 +1,139 @@
+//! helm (built by `tests/testenv/testenv build`) against the test control plane, and the
+//! server-side dry run of what it renders.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use kube::api::{DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::discovery::{Scope, pinned_kind};
+use kube::{Api, Client};
+
+use crate::cluster::{kubeconfig_path, testenv_dir, workspace_root};
+
+/// The chart's folder.
+pub fn chart() -> PathBuf {
+    workspace_root().join("charts/slipway")
+}
+
+/// The helm binary: `$HELM`, else the one `testenv build` cached.
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("HELM").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let testenv = workspace_root().join("tests/testenv/testenv");
+    let out = Command::new(&testenv)
+        .args(["path", "helm"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", testenv.display()));
+    assert!(
+        out.status.success(),
+        "no helm: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// What a helm command did.
+pub struct Outcome {
+    /// Whether it exited 0.
+    pub ok: bool,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+/// Runs helm with `args` against the test control plane, with its own config and cache dirs.
+pub fn run(args: &[&str]) -> Outcome {
+    let home = testenv_dir().join("helm");
+    let out = Command::new(binary())
+        .args(args)
+        .env("KUBECONFIG", kubeconfig_path())
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .output()
+        .expect("helm runs");
+    Outcome {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs helm and returns its output; panics with its errors if it fails.
+pub fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.ok,
+        "helm {} failed:\n{}\n{}",
+        args.join(" "),
+        out.stdout,
+        out.stderr
+    );
+    out.stdout
+}
+
+/// `helm template` of the chart as release `release` in `namespace` with `--set` values.
+pub fn template(release: &str, namespace: &str, sets: &[&str]) -> Vec<serde_json::Value> {
+    let chart = chart();
+    let mut args = vec![
+        "template",
+        release,
+        chart.to_str().expect("a UTF-8 path"),
+        "--namespace",
+        namespace,
+    ];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    let yaml = ok(&args);
+    serde_saphyr::from_multiple::<serde_json::Value>(&yaml)
+        .unwrap_or_else(|e| panic!("helm template printed invalid YAML: {e}\n{yaml}"))
+        .into_iter()
+        .filter(|doc| !doc.is_null())
+        .collect()
+}
+
+/// The objects of `kind` among `objects`.
+pub fn of_kind<'a>(objects: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    objects.iter().filter(|o| o["kind"] == kind).collect()
+}
+
+/// Server-side applies each object as a dry run (`kubectl apply --server-side --dry-run=server`):
+/// the API server validates and admits it, and stores nothing.
+pub async fn dry_run_apply(client: &Client, objects: &[serde_json::Value]) -> Result<(), String> {
+    for object in objects {
+        let obj: DynamicObject =
+            serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
+        let types = obj
+            .types
+            .clone()
+            .ok_or("an object without apiVersion and kind")?;
+        let (group, version) = match types.api_version.split_once('/') {
+            Some((group, version)) => (group, version),
+            None => ("", types.api_version.as_str()),
+        };
+        let gvk = GroupVersionKind::gvk(group, version, &types.kind);
+        let (resource, caps) = pinned_kind(client, &gvk)
+            .await
+            .map_err(|e| format!("{}: {e}", types.kind))?;
+        let name = obj
+            .metadata
+            .name
+            .clone()
+            .ok_or("an object without a name")?;
+        let api: Api<DynamicObject> = match (caps.scope, &obj.metadata.namespace) {
+            (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resource),
+            (Scope::Namespaced, None) => {
+                return Err(format!("{} {name} has no namespace", types.kind));
+            }
+            (Scope::Cluster, _) => Api::all_with(client.clone(), &resource),
+        };
+        let params = PatchParams::apply("slipway-chart-test").dry_run();
+        api.patch(&name, &params, &Patch::Apply(&obj))
+            .await
+            .map_err(|e| format!("{} {name} was refused: {e}", types.kind))?;
+    }
+    Ok(())
+}
