@@ -174,16 +174,19 @@ pub async fn create_from(ctx: &Ctx, term: &mut Term, args: &CreateFromArgs) -> R
     Ok(())
 }
 
-/// Creates `spec` as a new release whose env Secret is a copy of `env_source`'s.
+/// Creates `spec` as a new release whose own env Secret holds `env_source`'s whole environment.
 async fn copy_release(
     ctx: &Ctx,
     app: &slipway_crds::App,
     env_source: &Release,
-    spec: ReleaseSpec,
+    mut spec: ReleaseSpec,
 ) -> Result<Release> {
-    // Each release pins its own Secret, so it keeps its env when the source is cleaned up.
-    let values = store::secret_env(ctx, env_source).await?;
-    store::create_release(ctx, app, spec, values.as_ref(), &[]).await
+    // Each release pins its own Secret, so it keeps its env when the source is cleaned up, and
+    // plain values of a hand-written source move into it: the CLI never puts values in a CR.
+    let values = store::release_env(ctx, env_source).await?;
+    spec.env.clear();
+    let pinned = (!values.is_empty() || env_source.spec.env_secret.is_some()).then_some(&values);
+    store::create_release(ctx, app, spec, pinned, &[]).await
 }
 
 #[cfg(test)]
