@@ -3,7 +3,7 @@
 //! the test control plane and the real operator: build, env set, releases, info, create-from,
 //! promote, manifest, rollback, and the errors a person must see as one `ERROR:` line.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -147,20 +147,27 @@ async fn release_names(ns: &TestNamespace) -> Vec<String> {
     names
 }
 
-fn app_dir(ns: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("cli-seed-{ns}"))
-        .join(APP);
-    std::fs::create_dir_all(&dir).expect("app directory");
-    std::fs::write(dir.join("convox.yml"), MANIFEST).expect("convox.yml");
-    let crashing = format!("{MANIFEST}    annotations:\n      - {CRASHLOOP_ANNOTATION}=true\n");
-    std::fs::write(dir.join("crashing.yml"), crashing).expect("crashing.yml");
-    dir
+/// The app's directory (named after the app) with its convox.yml files; removed on drop.
+struct AppDir(PathBuf);
+
+impl AppDir {
+    fn create(ns: &str) -> AppDir {
+        let dir = std::env::temp_dir()
+            .join(format!("cli-seed-{ns}"))
+            .join(APP);
+        std::fs::create_dir_all(&dir).expect("app directory");
+        std::fs::write(dir.join("convox.yml"), MANIFEST).expect("convox.yml");
+        let crashing = format!("{MANIFEST}    annotations:\n      - {CRASHLOOP_ANNOTATION}=true\n");
+        std::fs::write(dir.join("crashing.yml"), crashing).expect("crashing.yml");
+        AppDir(dir)
+    }
 }
 
-fn cleanup(dir: &Path) {
-    if let Some(parent) = dir.parent() {
-        let _ = std::fs::remove_dir_all(parent);
+impl Drop for AppDir {
+    fn drop(&mut self) {
+        if let Some(parent) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(parent);
+        }
     }
 }
 
@@ -168,11 +175,11 @@ fn cleanup(dir: &Path) {
 async fn the_seed_page_step_by_step() {
     with_temp_ns("cli-seed", |ns| async move {
         let _operator = operator::start(ns.name());
-        let dir = app_dir(ns.name());
+        let dir = AppDir::create(ns.name());
         // The app name comes from the directory name, as in Convox.
         let convox = Convox {
             namespace: ns.name().to_string(),
-            dir: dir.clone(),
+            dir: dir.0.clone(),
         };
 
         assert_eq!(
@@ -436,7 +443,6 @@ async fn the_seed_page_step_by_step() {
         );
 
         errors_change_nothing(&ns, &convox, &copy).await;
-        cleanup(&dir);
     })
     .await;
 }
