@@ -64,12 +64,10 @@ fn id_mode(command: &Command) -> bool {
 
 async fn run(cli: Cli) -> Result<()> {
     if let Command::Completion(a) = &cli.command {
-        clap_complete::generate(
-            a.shell,
-            &mut Cli::command(),
-            "convox",
-            &mut std::io::stdout(),
-        );
+        // Generated into memory: clap_complete panics on a closed pipe (`| head`).
+        let mut script = Vec::new();
+        clap_complete::generate(a.shell, &mut Cli::command(), "convox", &mut script);
+        Term::stdio(false).text(&String::from_utf8_lossy(&script));
         return Ok(());
     }
     let mut term = Term::stdio(id_mode(&cli.command));
