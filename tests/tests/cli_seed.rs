@@ -529,3 +529,29 @@ async fn errors_change_nothing(ns: &TestNamespace, convox: &Convox, active_id: &
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_env_sets_keep_every_change() {
+    with_temp_ns("cli-env-race", |ns| async move {
+        let dir = AppDir::create(ns.name());
+        let convox = Convox {
+            namespace: ns.name().to_string(),
+            dir: dir.0.clone(),
+        };
+        convox.run(&["apps", "create"]).await.ok("apps create");
+        let keys: Vec<String> = (1..=6).map(|i| format!("K{i}=v{i}")).collect();
+        let args: Vec<[&str; 3]> = keys.iter().map(|k| ["env", "set", k.as_str()]).collect();
+        let runs = futures::future::join_all(args.iter().map(|a| convox.run(a))).await;
+        for run in runs {
+            run.ok("a concurrent env set");
+        }
+        let env = convox.run(&["env"]).await.ok("env");
+        assert_eq!(
+            env, "K1=v1\nK2=v2\nK3=v3\nK4=v4\nK5=v5\nK6=v6\n",
+            "a change was lost"
+        );
+        // One release per change: the releases that lost a race were deleted.
+        assert_eq!(release_names(&ns).await.len(), 6);
+    })
+    .await;
+}
