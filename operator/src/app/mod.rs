@@ -207,8 +207,9 @@ async fn publish(
                 EventType::Normal
             },
             reason: event.reason.to_string(),
-            note: Some(event.note),
-            action: "Reconcile".to_string(),
+            note: Some(event.note.clone()),
+            // The recorder folds events with the same action into one series: give each note its own.
+            action: event.note.chars().take(128).collect(),
             secondary: None,
         };
         if let Err(e) = ctx.recorder.publish(&ev, &app.object_ref(&())).await {
