@@ -13,6 +13,8 @@ pub const STALLED: &str = "Stalled";
 pub mod reason {
     /// Everything desired is running.
     pub const RUNNING: &str = "Running";
+    /// The running release has pods that fail (crash-looping, image pull), with nothing to roll back.
+    pub const DEGRADED: &str = "Degraded";
     /// A release is rolling out.
     pub const UPDATING: &str = "Updating";
     /// The desired release failed and the last good release was restored.

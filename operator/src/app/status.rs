@@ -69,7 +69,7 @@ pub fn next_status(app: &App, seen: &Observation, now: &Time) -> AppStatus {
                     false,
                 ),
                 Some(RolloutState::Failed { message, .. }) => {
-                    (false, reason::RUNNING, message.clone(), false)
+                    (false, reason::DEGRADED, message.clone(), false)
                 }
                 _ => (
                     false,
