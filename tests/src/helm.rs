@@ -137,3 +137,47 @@ pub async fn dry_run_apply(client: &Client, objects: &[serde_json::Value]) -> Re
     }
     Ok(())
 }
+
+/// A chart installed with `helm install`; uninstalled when dropped, so its cluster-wide
+/// objects (ClusterRoles and their bindings) do not outlive the test.
+pub struct Installed {
+    /// The Helm release name.
+    pub release: String,
+    /// The namespace it was installed into.
+    pub namespace: String,
+    /// What `helm install` printed (the NOTES among it).
+    pub output: String,
+}
+
+/// `helm install <release> charts/slipway --namespace <namespace> --set ... --wait`.
+pub fn install(release: &str, namespace: &str, sets: &[&str]) -> Installed {
+    let chart = chart();
+    let mut args = vec![
+        "install",
+        release,
+        chart.to_str().expect("a UTF-8 path"),
+        "--namespace",
+        namespace,
+        "--wait",
+        "--timeout",
+        "3m",
+    ];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    let output = ok(&args);
+    Installed {
+        release: release.to_string(),
+        namespace: namespace.to_string(),
+        output,
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let out = run(&["uninstall", &self.release, "--namespace", &self.namespace]);
+        if !out.ok {
+            eprintln!("helm uninstall {}: {}", self.release, out.stderr);
+        }
+    }
+}
