@@ -1,0 +1,67 @@
+//! The operator against the real control plane: promotions, env-only releases, scale, removed
+//! services, rollbacks, automatic rollbacks, invalid releases and restarts.
+#![cfg(feature = "cluster")]
+
+mod failures;
+mod lifecycle;
+mod restart;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::ResourceExt;
+use kube::api::ListParams;
+use slipway_crds::{env, labels};
+use slipway_tests::TestNamespace;
+
+pub const TWO_SERVICES: &str = "services:
+  web:
+    image: nginx:1
+    command: bin/web --verbose
+    port: 5000
+    scale:
+      count: 2
+  worker:
+    image: busybox:1
+    command: bin/work
+";
+
+pub fn env(pairs: &[(&str, &str)]) -> env::Env {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+pub async fn deployment(ns: &TestNamespace, name: &str) -> Option<Deployment> {
+    ns.api::<Deployment>()
+        .get_opt(name)
+        .await
+        .expect("get Deployment")
+}
+
+pub fn template_release(d: &Deployment) -> String {
+    d.spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .labels
+        .as_ref()
+        .unwrap()[labels::RELEASE]
+        .clone()
+}
+
+pub async fn generations(ns: &TestNamespace) -> BTreeMap<String, i64> {
+    let list = ns
+        .api::<Deployment>()
+        .list(&ListParams::default())
+        .await
+        .expect("list Deployments");
+    list.items
+        .iter()
+        .map(|d| (d.name_any(), d.metadata.generation.unwrap_or(0)))
+        .collect()
+}
