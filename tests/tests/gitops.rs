@@ -296,6 +296,28 @@ async fn git_owned_objects_stay_as_git_wrote_them_and_tracked_releases_are_kept(
             "{stderr}"
         );
         as_git_wrote_it(&apps, &last_commit).await;
+
+        // A CLI rollback of a tracked release is refused the same way; the copy it made for
+        // the commit to name carries none of the source's tracking.
+        let out = Command::new(binary("convox"))
+            .args(["releases", "rollback", "shop-v1", "-a", "shop", "-n", n])
+            .env("KUBECONFIG", slipway_tests::kubeconfig_path())
+            .output()
+            .expect("convox runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "convox refused: {stderr}");
+        assert!(stderr.contains(&format!("managed by {GITOPS}")), "{stderr}");
+        let copies: Vec<Release> = plain
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|r| r.spec.rollback_of.as_deref() == Some("shop-v1"))
+            .collect();
+        assert_eq!(copies.len(), 1, "one copy of shop-v1");
+        assert_eq!(tracking_keys(&copies[0].metadata), Vec::<String>::new());
+        as_git_wrote_it(&apps, &last_commit).await;
     })
     .await;
 }
