@@ -27,7 +27,9 @@ pub const HISTORY_ENTRIES: usize = 10;
     printcolumn = r#"{"name":"Desired","type":"string","jsonPath":".spec.release"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    // The name becomes `<app>-<service>` Deployments and Services (DNS labels) and a label value.
+    validation = Rule::new("self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 40").message("App names are DNS labels of at most 40 characters: lower-case letters, digits and -, starting and ending with a letter or digit")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct AppSpec {

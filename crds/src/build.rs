@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Release","type":"string","jsonPath":".status.release"}"#,
     printcolumn = r#"{"name":"Created","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    printcolumn = r#"{"name":"Description","type":"string","jsonPath":".spec.description"}"#
+    printcolumn = r#"{"name":"Description","type":"string","jsonPath":".spec.description"}"#,
+    // A Build named by hand yields the Release `<build>-release`, whose name stops at 63.
+    validation = Rule::new("size(self.metadata.name) <= 55").message("Build names are at most 55 characters: the Release made from a Build is named <build>-release")
 )]
 #[x_kube(validation = Rule::new("self == oldSelf").message("a Build is immutable: create a new Build instead"))]
 #[serde(rename_all = "camelCase")]

@@ -29,6 +29,24 @@ pub enum EnvError {
     /// A quoted value that does not parse.
     #[error("invalid quoted value for {0}: {1}")]
     BadQuote(String, String),
+    /// More than a Secret holds.
+    #[error(
+        "the environment takes {0} bytes: Kubernetes Secrets hold at most 1 MiB (1048576 bytes)"
+    )]
+    TooLarge(usize),
+}
+
+/// Bytes of keys and values one Kubernetes Secret may hold.
+pub const SECRET_LIMIT: usize = 1 << 20;
+
+/// Checks that `env` fits in one Secret, which counts the bytes of its keys and values.
+pub fn check_size(env: &Env) -> Result<(), EnvError> {
+    let size: usize = env.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > SECRET_LIMIT {
+        Err(EnvError::TooLarge(size))
+    } else {
+        Ok(())
+    }
 }
 
 /// Checks that `key` is a valid environment variable name.
@@ -156,9 +174,16 @@ pub fn diff(old: &Env, new: &Env) -> EnvChange {
     change
 }
 
-/// SHA-256 of the stored text form, hex-encoded.
+/// SHA-256 of the environment, hex-encoded: of the text form when no value holds a newline
+/// (keys hold no `=` or newline, so that form is unambiguous, and releases made earlier keep
+/// their hash), else of the JSON form, so that `A="x\nB=y"` and `A=x, B=y` never share a hash.
 pub fn hash(env: &Env) -> String {
-    crate::digest::sha256_hex(&to_text(env))
+    let form = if env.values().any(|v| v.contains('\n')) {
+        serde_json::to_string(env).unwrap_or_default()
+    } else {
+        to_text(env)
+    };
+    crate::digest::sha256_hex(&form)
 }
 
 /// Name of the immutable Secret that pins a release's environment.
@@ -307,6 +332,24 @@ mod tests {
         assert_eq!(from_secret(&secret).unwrap(), e);
         assert_eq!(reference.sha256, hash(&e));
         assert_ne!(hash(&e), hash(&env(&[("FOO", "baz")])));
+    }
+
+    #[test]
+    fn an_environment_must_fit_in_a_secret() {
+        let fits = env(&[("A", &"x".repeat(SECRET_LIMIT - 1))]);
+        assert_eq!(check_size(&fits), Ok(()));
+        let over = env(&[("AB", &"x".repeat(SECRET_LIMIT - 1))]);
+        assert_eq!(check_size(&over), Err(EnvError::TooLarge(SECRET_LIMIT + 1)));
+    }
+
+    #[test]
+    fn a_multi_line_value_and_the_keys_it_spells_have_different_hashes() {
+        let multi = env(&[("A", "x\nB=y")]);
+        let split = env(&[("A", "x"), ("B", "y")]);
+        assert_eq!(to_text(&multi), to_text(&split));
+        assert_ne!(hash(&multi), hash(&split));
+        // Single-line environments keep the hash of their text form.
+        assert_eq!(hash(&split), crate::digest::sha256_hex("A=x\nB=y"));
     }
 
     #[test]

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"App","type":"string","jsonPath":".spec.app"}"#,
     printcolumn = r#"{"name":"Build","type":"string","jsonPath":".spec.build"}"#,
     printcolumn = r#"{"name":"Created","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    printcolumn = r#"{"name":"Description","type":"string","jsonPath":".spec.description"}"#
+    printcolumn = r#"{"name":"Description","type":"string","jsonPath":".spec.description"}"#,
+    // The name labels the pods of the release (slipway.dev/release), and label values stop at 63.
+    validation = Rule::new("size(self.metadata.name) <= 63").message("Release names are at most 63 characters: they label the release's pods")
 )]
 #[x_kube(validation = Rule::new("self == oldSelf").message("a Release is immutable: create a new Release instead"))]
 #[serde(rename_all = "camelCase")]
