@@ -224,21 +224,26 @@ fn kube_service(
     port: &manifest::Port,
     owner: &OwnerReference,
 ) -> Service {
+    let spec = ServiceSpec {
+        selector: Some(BTreeMap::from([
+            (labels::APP.to_string(), plan.app.clone()),
+            (labels::SERVICE.to_string(), service.name.clone()),
+        ])),
+        ports: Some(vec![ServicePort {
+            name: Some(port.scheme.clone()),
+            port: i32::from(port.number),
+            target_port: Some(IntOrString::Int(i32::from(port.number))),
+            ..ServicePort::default()
+        }]),
+        ..ServiceSpec::default()
+    };
+    // Without the hash, apply could never tell the Service unchanged and rewrote it every pass.
+    let hash = sha256_hex(&serde_json::to_string(&spec).unwrap_or_default());
+    let mut meta = metadata(plan, &service.name, owner);
+    meta.annotations = Some(BTreeMap::from([(RENDER_HASH.to_string(), hash)]));
     Service {
-        metadata: metadata(plan, &service.name, owner),
-        spec: Some(ServiceSpec {
-            selector: Some(BTreeMap::from([
-                (labels::APP.to_string(), plan.app.clone()),
-                (labels::SERVICE.to_string(), service.name.clone()),
-            ])),
-            ports: Some(vec![ServicePort {
-                name: Some(port.scheme.clone()),
-                port: i32::from(port.number),
-                target_port: Some(IntOrString::Int(i32::from(port.number))),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
+        metadata: meta,
+        spec: Some(spec),
         status: None,
     }
 }

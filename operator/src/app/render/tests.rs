@@ -122,6 +122,30 @@ fn live_replicas_win_over_scale_count_and_do_not_change_the_hash() {
     assert_eq!(hash(&fresh), hash(&scaled));
 }
 
+fn service_hash(manifest: &str) -> String {
+    let release = fixtures::release("myapp", "rabcdefghij", manifest);
+    let plan = plan(
+        "myapp",
+        &release,
+        &fixtures::env(&[("FOO", "bar")]),
+        "rabcdefghij-env",
+        120,
+    )
+    .unwrap();
+    let r = render(&plan, &owner(), &BTreeMap::new());
+    r.services[0].metadata.annotations.clone().unwrap()[RENDER_HASH].clone()
+}
+
+#[test]
+fn services_carry_a_render_hash_that_follows_their_spec() {
+    let two = fixtures::TWO_SERVICES;
+    assert_eq!(service_hash(two), service_hash(two));
+    assert_ne!(
+        service_hash(two),
+        service_hash(&two.replace("5000", "6000"))
+    );
+}
+
 #[test]
 fn the_selector_never_includes_the_release() {
     let r = rendered(&BTreeMap::new());
