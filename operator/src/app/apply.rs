@@ -72,6 +72,7 @@ where
     if let Some(current) = live.iter().find(|o| o.name_any() == name)
         && hash(current).is_some()
         && hash(current) == hash(wanted)
+        && !edited_elsewhere(current)
     {
         return Ok(current.clone());
     }
@@ -82,6 +83,18 @@ where
     let applied = api.patch(&name, &params, &Patch::Apply(&object)).await?;
     tracing::info!(name, kind = %K::kind(&()), "Applied");
     Ok(applied)
+}
+
+// A spec field other than replicas (which people and autoscalers own) set by another manager
+// (kubectl set image, kubectl edit): the render hash cannot see it, so the object is applied
+// again, which takes the operator's fields back.
+fn edited_elsewhere<K: Resource>(object: &K) -> bool {
+    let entries = object.meta().managed_fields.iter().flatten();
+    entries
+        .filter(|m| m.manager.as_deref() != Some(OPERATOR_MANAGER))
+        .filter(|m| m.subresource.as_deref().unwrap_or_default().is_empty())
+        .filter_map(|m| m.fields_v1.as_ref()?.0.get("f:spec")?.as_object())
+        .any(|spec| spec.keys().any(|k| k != "f:replicas"))
 }
 
 /// Deletes Deployments and Services of services that are no longer rendered.
@@ -163,4 +176,32 @@ pub async fn patch_status(client: &kube::Client, app: &App, status: &AppStatus) 
     api.patch_status(&app.name_any(), &params, &Patch::Apply(&patch))
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use serde_json::json;
+
+    use super::edited_elsewhere;
+
+    fn managed(entries: serde_json::Value) -> Deployment {
+        serde_json::from_value(json!({ "metadata": { "name": "d", "managedFields": entries } }))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_template_edited_by_another_manager_is_applied_again() {
+        let ours = json!({ "manager": "slipway-operator", "operation": "Apply",
+            "fieldsType": "FieldsV1", "fieldsV1": { "f:spec": { "f:template": {} } } });
+        let status = json!({ "manager": "kube-controller-manager", "operation": "Update",
+            "subresource": "status", "fieldsType": "FieldsV1",
+            "fieldsV1": { "f:status": { "f:replicas": {} } } });
+        let scale = json!({ "manager": "kubectl", "operation": "Update",
+            "fieldsType": "FieldsV1", "fieldsV1": { "f:spec": { "f:replicas": {} } } });
+        let set_image = json!({ "manager": "kubectl-set", "operation": "Update",
+            "fieldsType": "FieldsV1", "fieldsV1": { "f:spec": { "f:template": {} } } });
+        assert!(!edited_elsewhere(&managed(json!([ours, status, scale]))));
+        assert!(edited_elsewhere(&managed(json!([ours, set_image]))));
+    }
 }

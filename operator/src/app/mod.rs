@@ -109,7 +109,8 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action> {
     // Render and apply the target, then observe its rollout.
     let live = apply::live(client, &namespace, &name).await?;
     let mut state = None;
-    let mut services = vec![];
+    // What runs, even when nothing can be rendered: status keeps telling the truth.
+    let mut services: Vec<ServiceStatus> = live.deployments.iter().map(service_status).collect();
     if let Some(Ok(target)) = &target {
         if let Some(secret) = &target.own_secret {
             apply::ensure_secret(client, &namespace, secret, app).await?;

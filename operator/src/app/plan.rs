@@ -60,6 +60,12 @@ pub fn plan(
                 id::display_id(&name)
             )));
         };
+        if let Some(problem) = image_problem(image) {
+            return Err(Invalid(format!(
+                "release {}: image {image:?} of service {service_name} {problem}",
+                id::display_id(&name)
+            )));
+        }
         images.insert(service_name.clone(), image.clone());
     }
     Ok(Plan {
@@ -72,6 +78,18 @@ pub fn plan(
         env_keys: env.keys().cloned().collect(),
         progress_deadline,
     })
+}
+
+// The API server takes such an image into a Deployment and only refuses its Pods, so the
+// rollout would start and then stall: refuse it before anything runs.
+fn image_problem(image: &str) -> Option<&'static str> {
+    if image.is_empty() {
+        Some("is empty")
+    } else if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("holds spaces or control characters")
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -115,6 +133,22 @@ mod tests {
                 .0
                 .contains("invalid convox.yml")
         );
+    }
+
+    #[test]
+    fn empty_and_spaced_images_are_refused() {
+        for (image, problem) in [("", "is empty"), (" nginx ", "holds spaces")] {
+            let mut release = fixtures::release("myapp", "rone", fixtures::TWO_SERVICES);
+            release.spec.images.insert("web".into(), image.into());
+            let env = fixtures::env(&[("FOO", "bar")]);
+            let err = plan("myapp", &release, &env, "x", 60).unwrap_err();
+            assert!(
+                err.0.starts_with(&format!(
+                    "release rone: image {image:?} of service web {problem}"
+                )),
+                "{err}"
+            );
+        }
     }
 
     #[test]

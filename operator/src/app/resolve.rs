@@ -43,11 +43,14 @@ pub async fn resolve(
             Err(invalid) => return Ok(Err(invalid)),
         },
         None => {
+            if let Err(invalid) = squatted(ctx, namespace, name, &env).await? {
+                return Ok(Err(invalid));
+            }
             let (secret, _) = env::pinned_secret(app, name, &env);
             (env::secret_name(name), Some(secret))
         }
     };
-    if let Err(e) = env::validate(&env) {
+    if let Err(e) = env::validate(&env).and_then(|()| env::check_size(&env)) {
         return Ok(Err(Invalid(format!(
             "release {}: {e}",
             id::display_id(name)
@@ -82,4 +85,27 @@ async fn pinned_env(
         ))));
     }
     Ok(Ok(pinned))
+}
+
+// A hand-written release's Secret is made by the operator; one that is there already must hold
+// the release's env, or the pods would run with values the release never had.
+async fn squatted(
+    ctx: &Context,
+    namespace: &str,
+    release: &str,
+    env: &Env,
+) -> Result<Result<(), Invalid>> {
+    let name = env::secret_name(release);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let Some(secret) = secrets.get_opt(&name).await? else {
+        return Ok(Ok(()));
+    };
+    let holds = env::from_secret(&secret).map(|held| env::hash(&held));
+    if holds.as_ref() == Ok(&env::hash(env)) {
+        return Ok(Ok(()));
+    }
+    Ok(Err(Invalid(format!(
+        "release {}: the Secret {name} holds other values than the release's env; delete it and the operator makes it again",
+        id::display_id(release)
+    ))))
 }
