@@ -130,7 +130,9 @@ pub async fn dry_run_apply(client: &Client, objects: &[serde_json::Value]) -> Re
             }
             (Scope::Cluster, _) => Api::all_with(client.clone(), &resource),
         };
-        let params = PatchParams::apply("slipway-chart-test").dry_run();
+        // Forced, as `--force-conflicts`: an older copy applied by another manager (the CRDs
+        // testenv installed) must not hide what the API server thinks of this one.
+        let params = PatchParams::apply("slipway-chart-test").force().dry_run();
         api.patch(&name, &params, &Patch::Apply(&obj))
             .await
             .map_err(|e| format!("{} {name} was refused: {e}", types.kind))?;

@@ -125,11 +125,11 @@ pub async fn promote_build_and_roll_back(ns: &TestNamespace) {
         .filter(|e| e.reporting_controller.as_deref() == Some("slipway-operator"))
         .filter_map(|e| Some(format!("{}: {}", e.reason.as_deref()?, e.note.as_deref()?)))
         .collect();
-    // Repeated reasons are folded into a series by kube's Recorder, so only the first of each
-    // kind is certain to be seen with its own note.
     for expected in [
         "StatusChanged: Status: Pending => Updating",
+        "StatusChanged: Status: Updating => Running",
         "StatusChanged: Status: Updating => RollingBack",
+        "StatusChanged: Status: RollingBack => Failed",
         "RolloutFailed: release RNEVERREADY failed",
     ] {
         assert!(
