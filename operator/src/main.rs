@@ -48,6 +48,9 @@ struct Flags {
     /// Name of the leader election Lease.
     #[arg(long, default_value = "slipway-operator")]
     lease_name: String,
+    /// Apps reconciled at once; 0 means no limit.
+    #[arg(long, default_value_t = 16, env = "SLIPWAY_CONCURRENCY")]
+    concurrency: u16,
 }
 
 /// How logs are written.
@@ -115,6 +118,7 @@ async fn run(flags: Flags) -> Result<(), String> {
         let ns = ns.as_deref();
         let app_controller = app::run(
             ctx.clone(),
+            flags.concurrency,
             scoped(&client, ns),
             scoped(&client, ns),
             scoped::<Deployment>(&client, ns),

@@ -22,7 +22,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::ListParams;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -41,9 +41,10 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// How often an App is looked at while something moves or waits.
 const WHILE_MOVING: Duration = Duration::from_secs(10);
 
-/// Runs the App controller over `api` until shutdown.
+/// Runs the App controller over `api` until shutdown, reconciling at most `concurrency` Apps at once.
 pub async fn run(
     ctx: Arc<Context>,
+    concurrency: u16,
     apps: Api<App>,
     releases: Api<Release>,
     deployments: Api<Deployment>,
@@ -54,7 +55,11 @@ pub async fn run(
         labels::MANAGED_BY,
         labels::MANAGED_BY_SLIPWAY
     ));
+    // Unbounded, a thousand Apps meant a thousand reconciles at once: as many connections,
+    // memory for each, and API server timeouts (504) under the burst.
+    let config = controller::Config::default().concurrency(concurrency);
     Controller::new(apps, watcher::Config::default())
+        .with_config(config)
         .owns(deployments, managed.clone())
         .watches(releases, watcher::Config::default(), |release: Release| {
             let namespace = release.namespace().unwrap_or_default();
