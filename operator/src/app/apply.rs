@@ -49,13 +49,20 @@ pub async fn apply(
     rendered: &Rendered,
     live: &Live,
 ) -> Result<Vec<Deployment>> {
-    let mut deployments = vec![];
-    for d in &rendered.deployments {
-        deployments.push(apply_one(client, namespace, d, &live.deployments).await?);
-    }
-    for s in &rendered.services {
-        apply_one(client, namespace, s, &live.services).await?;
-    }
+    // At once rather than one after another: a promote waited for each write in turn.
+    let deployments = rendered
+        .deployments
+        .iter()
+        .map(|d| apply_one(client, namespace, d, &live.deployments));
+    let services = rendered
+        .services
+        .iter()
+        .map(|s| apply_one(client, namespace, s, &live.services));
+    let (deployments, _) = futures::future::try_join(
+        futures::future::try_join_all(deployments),
+        futures::future::try_join_all(services),
+    )
+    .await?;
     Ok(deployments)
 }
 
