@@ -5,6 +5,8 @@
 //! `cargo test -p slipway-tests --features cluster`.
 
 #[cfg(feature = "cluster")]
+pub mod cli;
+#[cfg(feature = "cluster")]
 pub mod cluster;
 #[cfg(feature = "cluster")]
 pub mod helm;
@@ -12,6 +14,8 @@ pub mod helm;
 pub mod identity;
 #[cfg(feature = "cluster")]
 pub mod operator;
+#[cfg(feature = "cluster")]
+pub mod reliability;
 #[cfg(feature = "cluster")]
 pub mod slipway;
 
