@@ -276,6 +276,8 @@ start_scheduler() {
     "${COMPONENT_CLIENT_FLAGS[@]}" \
     --secure-port="$TESTENV_SCHEDULER_PORT" \
     --leader-elect=false \
+    --kube-api-qps=200 \
+    --kube-api-burst=400 \
     --profiling=false
 }
 
