@@ -4,7 +4,7 @@ TESTENV := tests/testenv/testenv
 TESTENV_DIR ?= $(CURDIR)/target/testenv
 export TESTENV_DIR
 
-.PHONY: test unit cluster lint crds build run bench testenv-up testenv-down
+.PHONY: test unit cluster lint crds build run bench reliability testenv-up testenv-down
 
 ## test: every check and every test, unit and cluster (builds the control plane if missing)
 test: lint unit cluster
@@ -19,13 +19,30 @@ lint:
 unit:
 	cargo test --workspace
 
-## cluster: the real control plane up, the cluster tests, the control plane down (even on failure)
+## cluster: the real control plane up, the cluster tests (with the reliability suite's quick
+## subset), then alone the fault tests that restart the API server and etcd, the control plane
+## down (even on failure)
 cluster: build
 	$(TESTENV) build
 	cargo test -p slipway-tests --features cluster --no-run
 	$(TESTENV) up
-	status=0; KUBECONFIG=$(TESTENV_DIR)/kubeconfig cargo test -p slipway-tests --features cluster -- --test-threads=2 || status=$$?; \
+	status=0; export KUBECONFIG=$(TESTENV_DIR)/kubeconfig; \
+	  cargo test -p slipway-tests --features cluster -- --test-threads=2 || status=$$?; \
+	  if [ $$status -eq 0 ]; then cargo test -p slipway-tests --features cluster --test faults -- --ignored || status=$$?; fi; \
 	  if [ $$status -ne 0 ]; then $(TESTENV) logs; fi; $(TESTENV) down; exit $$status
+
+## reliability: the whole reliability suite (faults, races, bad input, secrecy) on a control
+## plane of its own; rewrites the tables of RELIABILITY.md
+RELIABILITY_TESTENV_DIR := $(CURDIR)/target/testenv-reliability
+RELIABILITY_TESTS := --test badinput --test crash --test race --test secrecy
+reliability: build
+	$(TESTENV) build
+	cargo test -p slipway-tests --features cluster $(RELIABILITY_TESTS) --test faults --no-run
+	@export TESTENV_DIR=$(RELIABILITY_TESTENV_DIR) KUBECONFIG=$(RELIABILITY_TESTENV_DIR)/kubeconfig SLIPWAY_RELIABILITY=full; \
+	  trap '$(TESTENV) down' EXIT; trap 'exit 130' INT TERM; \
+	  $(TESTENV) up && \
+	  cargo test -p slipway-tests --features cluster $(RELIABILITY_TESTS) -- --test-threads=2 && \
+	  cargo test -p slipway-tests --features cluster --test faults -- --ignored || { $(TESTENV) logs; exit 1; }
 
 ## run: a local control plane, the operator and the example app; Ctrl-C stops everything
 run: build

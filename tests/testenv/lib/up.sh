@@ -193,10 +193,11 @@ kctl() {
 
 # setsid keeps the components out of the caller's process group, so the cluster
 # outlives the shell that ran `up`; it execs, so $! is the component's own PID.
+# The log is appended to, so that a restart (lib/restart.sh) keeps what came before.
 start_component() {
   local name=$1
   shift
-  setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
+  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
   echo "$name $!" >>"$PIDS"
 }
 
