@@ -68,6 +68,9 @@ pub enum Error {
     /// The operator rolled the promoted release back.
     #[error("rollback")]
     RolledBack,
+    /// The operator cannot use the promoted release; its reason, as the App reports it.
+    #[error("{0}")]
+    InvalidRelease(String),
     /// Someone else promoted another release while following.
     #[error("{target} was superseded by {other}")]
     Superseded {

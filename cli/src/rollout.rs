@@ -11,6 +11,7 @@ use kube::ResourceExt;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
+use slipway_crds::conditions;
 use slipway_crds::id::display_id;
 use slipway_crds::labels::CLI_MANAGER;
 use slipway_crds::manifest::Manifest;
@@ -86,7 +87,10 @@ pub fn judge(app: &App, target: &str, generation: i64) -> Option<Result<()>> {
     }
     match &status.failed_release {
         Some(f) if f.release == target && f.retry == app.spec.retry => Some(Err(Error::RolledBack)),
-        _ => None,
+        // The operator says at once that it cannot use the release: waiting would only time out.
+        _ => conditions::find(&status.conditions, conditions::READY)
+            .filter(|c| c.reason == conditions::reason::INVALID_RELEASE)
+            .map(|c| Err(Error::InvalidRelease(c.message.clone()))),
     }
 }
 

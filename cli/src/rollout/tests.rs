@@ -121,6 +121,25 @@ fn a_rollback_of_this_attempt_is_a_failure_an_older_one_is_not() {
     assert_eq!(err.to_string(), "rb was superseded by rc");
 }
 
+#[test]
+fn a_release_the_operator_cannot_use_fails_at_once_with_its_reason() {
+    let ready = |reason: &str| {
+        json!([{ "type": "Ready", "status": "False", "reason": reason,
+        "message": "release rb: required env: TOKEN", "lastTransitionTime": "2026-01-01T00:00:00Z" }])
+    };
+    let invalid = with_status(
+        json!({ "release": "rb" }),
+        json!({ "observedGeneration": 4, "phase": "Running", "release": "ra", "conditions": ready("InvalidRelease") }),
+    );
+    let err = judge(&invalid, "rb", 4).unwrap().unwrap_err();
+    assert_eq!(err.to_string(), "release rb: required env: TOKEN");
+    let updating = with_status(
+        json!({ "release": "rb" }),
+        json!({ "observedGeneration": 4, "phase": "Updating", "release": "ra", "conditions": ready("Updating") }),
+    );
+    assert!(judge(&updating, "rb", 4).is_none());
+}
+
 fn event(kind: &str, name: &str) -> Event {
     serde_json::from_value(json!({
         "metadata": { "name": "e", "uid": "u" },

@@ -2,6 +2,7 @@
 //! nothing is written (no release, build or App change, nothing that runs touched).
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use kube::ResourceExt;
 use kube::api::ListParams;
@@ -326,6 +327,47 @@ async fn run(ns: &TestNamespace) -> Vec<Outcome> {
         let after = snapshot(ns).await;
         outcomes.push(outcome(input, want, &run, before == after));
     }
+    // A promotion the operator refuses: the CLI says why at once, not after its timeout.
+    let needs = "environment: [TOKEN]\nservices:\n  web:\n    image: nginx:1\n";
+    let foo = [("FOO".to_string(), "one".to_string())].into();
+    create_release(ns, &myapp, "rneedsenvvv", needs, &foo).await;
+    let before = generations(ns).await;
+    let started = Instant::now();
+    // --force: the test's own promotions wrote spec.release as another field manager.
+    let args = [
+        "releases",
+        "promote",
+        "RNEEDSENVVV",
+        "--force",
+        "--timeout",
+        "90s",
+    ];
+    let run = convox(ns.name(), "myapp", &args).await;
+    let took = started.elapsed();
+    let check = if run.ok() {
+        Err("it exited 0".to_string())
+    } else if generations(ns).await != before {
+        Err("what runs changed".to_string())
+    } else if took > Duration::from_secs(60) {
+        Err(format!("it took {}s", took.as_secs()))
+    } else {
+        Ok(())
+    };
+    outcomes.push(Outcome::expect(
+        "convox releases promote of a release the operator cannot use (a required env var is missing)",
+        "release RNEEDSENVVV: required env: TOKEN",
+        format!("exit {}: {}", run.code, first_line(&run.error())),
+        check,
+    ));
+    promote(ns, "myapp", "rgoodgoodgo").await;
+    wait_app(
+        ns,
+        "myapp",
+        "the good release again",
+        running("rgoodgoodgo"),
+    )
+    .await;
+
     // The app still runs the good release and its env is intact.
     let env = convox(ns.name(), "myapp", &["env"]).await;
     outcomes.push(Outcome::expect(
