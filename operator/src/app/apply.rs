@@ -29,12 +29,10 @@ pub async fn live(client: &kube::Client, namespace: &str, app: &str) -> Result<L
         labels::MANAGED_BY,
         labels::MANAGED_BY_SLIPWAY
     ));
-    let deployments = Api::<Deployment>::namespaced(client.clone(), namespace)
-        .list(&selector)
-        .await?;
-    let services = Api::<Service>::namespaced(client.clone(), namespace)
-        .list(&selector)
-        .await?;
+    let deployments = Api::<Deployment>::namespaced(client.clone(), namespace);
+    let services = Api::<Service>::namespaced(client.clone(), namespace);
+    let (deployments, services) =
+        futures::future::try_join(deployments.list(&selector), services.list(&selector)).await?;
     Ok(Live {
         deployments: deployments.items,
         services: services.items,

@@ -92,11 +92,18 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action> {
     let deadline = app.spec.progress_deadline();
     let status = app.status.clone().unwrap_or_default();
 
-    // Resolve the desired release, then decide what to render.
-    let desired = match &app.spec.release {
-        Some(release) => Some(resolve::resolve(ctx, &namespace, &name, release, deadline).await?),
-        None => None,
+    // Resolve the desired release and read what runs at once (a promote waited for each read
+    // in turn), then decide what to render.
+    let resolving = async {
+        match &app.spec.release {
+            Some(r) => Ok(Some(
+                resolve::resolve(ctx, &namespace, &name, r, deadline).await?,
+            )),
+            None => Ok::<_, Error>(None),
+        }
     };
+    let (desired, live) =
+        futures::future::try_join(resolving, apply::live(client, &namespace, &name)).await?;
     let mut invalid = desired
         .as_ref()
         .and_then(|d| d.as_ref().err())
@@ -112,7 +119,6 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action> {
     }
 
     // Render and apply the target, then observe its rollout.
-    let live = apply::live(client, &namespace, &name).await?;
     let mut state = None;
     // What runs, even when nothing can be rendered: status keeps telling the truth.
     let mut services: Vec<ServiceStatus> = live.deployments.iter().map(service_status).collect();
