@@ -66,6 +66,11 @@ pub async fn run(
             Some(ObjectRef::new(&release.spec.app).within(&namespace))
         })
         .watches(pods, managed, |pod: Pod| {
+            // Every change of every pod made a reconcile; a healthy pod's progress arrives
+            // through its Deployment's status, so only trouble needs a look of its own.
+            if !rollout::in_trouble(&pod) {
+                return None;
+            }
             let namespace = pod.namespace().unwrap_or_default();
             pod.labels()
                 .get(labels::APP)

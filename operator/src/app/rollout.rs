@@ -7,6 +7,11 @@ use slipway_crds::labels;
 /// Restarts after which a crash-looping pod fails its rollout.
 pub const CRASH_LOOP_RESTARTS: i32 = 3;
 
+/// Waiting reasons of a container that cannot get its image.
+const IMAGE_PULL_REASONS: [&str; 3] = ["ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"];
+/// Waiting reason of a container that keeps crashing.
+const CRASH_LOOP_REASON: &str = "CrashLoopBackOff";
+
 /// How far the rollout of a release has come.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RolloutState {
@@ -92,6 +97,18 @@ fn deployment_state(release: &str, deployment: &Deployment) -> RolloutState {
     }
 }
 
+/// Whether a pod shows trouble that can fail a rollout: a container waiting in a crash loop or
+/// for an image it cannot get. Other changes of a pod reach the App through its Deployment.
+pub fn in_trouble(pod: &Pod) -> bool {
+    let statuses = pod
+        .status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten());
+    statuses
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
+        .any(|reason| reason == CRASH_LOOP_REASON || IMAGE_PULL_REASONS.contains(&reason))
+}
+
 fn failing_pod(release: &str, pods: &[Pod]) -> Option<RolloutState> {
     let of_release = pods.iter().filter(|p| {
         p.metadata
@@ -113,16 +130,13 @@ fn failing_pod(release: &str, pods: &[Pod]) -> Option<RolloutState> {
             let reason = waiting
                 .and_then(|w| w.reason.as_deref())
                 .unwrap_or_default();
-            if matches!(
-                reason,
-                "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull"
-            ) {
+            if IMAGE_PULL_REASONS.contains(&reason) {
                 return Some(RolloutState::Failed {
                     reason: "ImagePull",
                     message: format!("pod {name} cannot pull its image ({reason})"),
                 });
             }
-            if reason == "CrashLoopBackOff" && container.restart_count >= CRASH_LOOP_RESTARTS {
+            if reason == CRASH_LOOP_REASON && container.restart_count >= CRASH_LOOP_RESTARTS {
                 return Some(RolloutState::Failed {
                     reason: "CrashLoop",
                     message: format!(

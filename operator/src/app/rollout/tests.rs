@@ -123,3 +123,14 @@ fn an_image_that_cannot_be_pulled_fails_the_rollout() {
         }
     ));
 }
+
+#[test]
+fn only_pods_in_trouble_call_for_a_look() {
+    assert!(in_trouble(&pod(&CRASHING.replace("RESTARTS", "1"))));
+    let pulling = CRASHING.replace("CrashLoopBackOff", "ImagePullBackOff");
+    assert!(in_trouble(&pod(&pulling.replace("RESTARTS", "0"))));
+    let starting = CRASHING.replace("CrashLoopBackOff", "ContainerCreating");
+    assert!(!in_trouble(&pod(&starting.replace("RESTARTS", "0"))));
+    let running = "metadata: {name: myapp-web-abc}\nstatus: {phase: Running}\n";
+    assert!(!in_trouble(&pod(running)));
+}
