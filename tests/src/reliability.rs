@@ -231,7 +231,7 @@ pub async fn objects_at_rest(ns: &TestNamespace, app: &str, release: &str) -> Re
     Ok(())
 }
 
-/// Every Release of `app` has its env Secret, and every env Secret of `app` has its Release.
+/// Every Release of `app` has its env Secret, and every env Secret of `app` has a Release.
 pub async fn env_secrets(ns: &TestNamespace, app: &str) -> Result<(), String> {
     let err = |e: kube::Error| e.to_string();
     let releases = ns
@@ -253,9 +253,17 @@ pub async fn env_secrets(ns: &TestNamespace, app: &str) -> Result<(), String> {
             ));
         }
     }
+    // A Secret may be shared by releases that kept the same env: it is orphaned only when no
+    // Release names it and the release it was made for is gone.
+    let referenced: BTreeSet<&str> = releases
+        .items
+        .iter()
+        .filter_map(|r| r.spec.env_secret.as_ref().map(|e| e.name.as_str()))
+        .collect();
     for s in &secrets.items {
         if let Some(owner) = s.labels().get(labels::RELEASE)
             && !release_names.contains(owner)
+            && !referenced.contains(s.name_any().as_str())
             && s.metadata.deletion_timestamp.is_none()
         {
             return Err(format!(
@@ -323,4 +331,38 @@ async fn replica_sets(
 /// Replaces `ns` in `text` with `<ns>`, so reports do not change from run to run.
 pub fn scrub(text: &str, ns: &str) -> String {
     text.replace(ns, "<ns>")
+}
+
+/// Replaces generated release IDs (`R` and ten letters, in either case) other than `keep` with
+/// `RXXXXXXXXXX`, so reports do not change from run to run.
+pub fn scrub_ids(text: &str, keep: &[&str]) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let generated = word.len() == 11
+            && (word.starts_with('R') && word[1..].chars().all(|c| c.is_ascii_uppercase())
+                || word.starts_with('r') && word[1..].chars().all(|c| c.is_ascii_lowercase()));
+        let kept = keep.iter().any(|k| k.eq_ignore_ascii_case(word));
+        if generated && !kept {
+            let x = if word.starts_with('R') {
+                "RXXXXXXXXXX"
+            } else {
+                "rxxxxxxxxxx"
+            };
+            out.push_str(x);
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphabetic() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }

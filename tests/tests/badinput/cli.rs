@@ -8,7 +8,7 @@ use kube::ResourceExt;
 use kube::api::ListParams;
 use slipway_crds::{App, Build, Release};
 use slipway_tests::cli::{Run, convox, run_with};
-use slipway_tests::reliability::generations;
+use slipway_tests::reliability::{generations, scrub, scrub_ids};
 use slipway_tests::slipway::{create_app, create_release, promote, running, wait_app};
 use slipway_tests::{TestNamespace, client, operator};
 
@@ -329,8 +329,8 @@ async fn run(ns: &TestNamespace) -> Vec<Outcome> {
     }
     // A promotion the operator refuses: the CLI says why at once, not after its timeout.
     let needs = "environment: [TOKEN]\nservices:\n  web:\n    image: nginx:1\n";
-    let foo = [("FOO".to_string(), "one".to_string())].into();
-    create_release(ns, &myapp, "rneedsenvvv", needs, &foo).await;
+    let same_env = [("FOO".to_string(), "one".to_string())].into();
+    create_release(ns, &myapp, "rneedsenvvv", needs, &same_env).await;
     let before = generations(ns).await;
     let started = Instant::now();
     // --force: the test's own promotions wrote spec.release as another field manager.
@@ -377,6 +377,9 @@ async fn run(ns: &TestNamespace) -> Vec<Outcome> {
         if env.ok() { Ok(()) } else { Err(env.error()) },
     ));
     let _ = std::fs::remove_dir_all(&dir);
+    for o in &mut outcomes {
+        o.observed = scrub(&o.observed, ns.name());
+    }
     outcomes
 }
 
@@ -393,7 +396,10 @@ fn outcome(input: &str, want: &str, run: &Run, unchanged: bool) -> Outcome {
     Outcome::expect(
         &format!("convox {input}"),
         want,
-        format!("exit {}: {}", run.code, first_line(&run.error())),
+        scrub_ids(
+            &format!("exit {}: {}", run.code, first_line(&run.error())),
+            &["RGOODGOODGO", "RNOSUCHRELE", "ROTHERAPPRE", "RNEEDSENVVV"],
+        ),
         refused,
     )
 }
