@@ -11,7 +11,8 @@
 //!   apiserver applies it only if the App did not change since it was read (compare-and-swap);
 //! - the base of a change is the newest release that is either the head or not made by an
 //!   env command (builds, rollbacks, create-from, hand-written releases), so a release that
-//!   lost the race, or is still being saved, is never forked;
+//!   lost the race, or is still being saved, is never forked (`slipway_crds::fork::env_base`,
+//!   the rule the operator's Build controller follows too);
 //! - on a conflict the App is read again: if the base is still the same (only the App's
 //!   status moved), the same release is committed again; otherwise the change is applied
 //!   again on top of the new base, in a new release, and the release that lost is deleted.
@@ -22,17 +23,14 @@ use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use slipway_crds::env::{self, Env};
-use slipway_crds::labels::CLI_MANAGER;
+use slipway_crds::fork::{env_base, env_head};
+use slipway_crds::labels::{CLI_MANAGER, ENV_BASE, ENV_HEAD};
 use slipway_crds::{App, Release, ReleaseSpec};
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::store;
 
-/// App annotation naming the newest release an env command committed.
-pub const ENV_HEAD: &str = "slipway.dev/env-head";
-/// Release annotation naming the release an env command forked.
-pub const ENV_BASE: &str = "slipway.dev/env-base";
 /// Attempts at the compare-and-swap before giving up.
 const ATTEMPTS: u32 = 10;
 
@@ -96,30 +94,13 @@ pub fn edit_between(old: &Env, new: &Env) -> EnvEdit {
     }
 }
 
-/// The release env commands read and fork: the newest that is the head or not an env release.
-pub fn env_base<'a>(newest_first: &'a [Release], head: Option<&str>) -> Option<&'a Release> {
-    let head_exists = head.is_some_and(|h| newest_first.iter().any(|r| r.name_any() == h));
-    if !head_exists {
-        // No head, or it was removed: there is nothing to trust more than the newest release.
-        return newest_first.first();
-    }
-    newest_first
-        .iter()
-        .find(|r| head == Some(r.name_any().as_str()) || !r.annotations().contains_key(ENV_BASE))
-}
-
-/// The App's env head annotation.
-pub fn head(app: &App) -> Option<&str> {
-    app.annotations().get(ENV_HEAD).map(String::as_str)
-}
-
 /// The release env commands read: `--release`, else the env base.
 pub async fn base_release(ctx: &Ctx, app: &App, from: Option<&str>) -> Result<Option<Release>> {
     if let Some(id) = from {
         return store::get_release(ctx, id).await.map(Some);
     }
     let releases = store::list_releases(ctx).await?;
-    Ok(env_base(&releases, head(app)).cloned())
+    Ok(env_base(&releases, env_head(app)).cloned())
 }
 
 /// Makes the release for `edit` and commits it as the env head; see the module comment.
@@ -179,7 +160,14 @@ async fn make(ctx: &Ctx, app: &App, base: Option<&Release>, edit: &EnvEdit) -> R
         ..ReleaseSpec::default()
     };
     let base_name = base.map(|b| b.name_any()).unwrap_or_default();
-    store::create_release(ctx, app, spec, Some(&next), &[(ENV_BASE, &base_name)]).await
+    store::create_release(
+        ctx,
+        app,
+        spec,
+        store::NewEnv::Pin(&next),
+        &[(ENV_BASE, &base_name)],
+    )
+    .await
 }
 
 /// Points the App's env head at `release` if the App is unchanged since it was read.
@@ -203,7 +191,6 @@ async fn swap_head(ctx: &Ctx, app: &App, release: &str) -> Result<(), kube::Erro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         pairs
@@ -297,49 +284,5 @@ mod tests {
             apply(&edit, &other_base, &[]).unwrap().0,
             env(&[("A", "0"), ("B", "9"), ("D", "4"), ("E", "5")])
         );
-    }
-
-    fn release(name: &str, env_base: Option<&str>) -> Release {
-        let mut value = json!({
-            "apiVersion": "slipway.dev/v1alpha1", "kind": "Release",
-            "metadata": { "name": name },
-            "spec": { "app": "myapp", "manifest": "" }
-        });
-        if let Some(base) = env_base {
-            value["metadata"]["annotations"] = json!({ ENV_BASE: base });
-        }
-        serde_json::from_value(value).unwrap()
-    }
-
-    #[test]
-    fn the_base_skips_env_releases_that_did_not_win() {
-        // Newest first: a loser (or one being saved), the head, an older build release.
-        let releases = vec![
-            release("rloser", Some("rbuild")),
-            release("rhead", Some("rbuild")),
-            release("rbuild", None),
-        ];
-        assert_eq!(
-            env_base(&releases, Some("rhead")).unwrap().name_any(),
-            "rhead"
-        );
-        // A build after the head is the base.
-        let releases = vec![
-            release("rnewbuild", None),
-            release("rhead", Some("rbuild")),
-            release("rbuild", None),
-        ];
-        assert_eq!(
-            env_base(&releases, Some("rhead")).unwrap().name_any(),
-            "rnewbuild"
-        );
-        // No head, or a head that is gone: the newest release.
-        assert_eq!(env_base(&releases, None).unwrap().name_any(), "rnewbuild");
-        let only_env = vec![release("rtwo", Some("rone")), release("rone", None)];
-        assert_eq!(
-            env_base(&only_env, Some("rgone")).unwrap().name_any(),
-            "rtwo"
-        );
-        assert!(env_base(&[], None).is_none());
     }
 }

@@ -114,6 +114,9 @@ pub enum Error {
     /// RBAC refused a request.
     #[error("permission denied: {0}")]
     Forbidden(String),
+    /// RBAC refused reading the env Secrets whose values a command (named here) needs.
+    #[error("{0} needs read access to the app's env Secrets (the slipway-env-reader role)")]
+    NeedsEnvReader(String),
     /// The Slipway CRDs are not installed.
     #[error("Slipway is not installed in this cluster (the slipway.dev resources are missing)")]
     NotInstalled,
@@ -161,6 +164,14 @@ impl Error {
                 doing,
                 why: chain(&other),
             },
+        }
+    }
+
+    /// This error with `command` named, if it is a refused env read.
+    pub fn in_command(self, command: &str) -> Error {
+        match self {
+            Error::NeedsEnvReader(_) => Error::NeedsEnvReader(command.to_string()),
+            other => other,
         }
     }
 
@@ -249,5 +260,15 @@ mod tests {
             Error::EnvNotFound("FOOO".into()).to_string(),
             "env not found: FOOO"
         );
+        assert_eq!(
+            Error::NeedsEnvReader("this command".into())
+                .in_command("env set")
+                .to_string(),
+            "env set needs read access to the app's env Secrets (the slipway-env-reader role)"
+        );
+        assert!(matches!(
+            Error::RolledBack.in_command("env set"),
+            Error::RolledBack
+        ));
     }
 }

@@ -1,10 +1,12 @@
 //! Reading and writing Slipway's objects, with errors in words a person understands.
 
 use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use slipway_crds::env::{self, Env};
+use slipway_crds::fork;
 use slipway_crds::id::{IdKind, display_id, new_id, object_name};
 use slipway_crds::labels::{self, CLI_MANAGER};
 use slipway_crds::release::newest_first;
@@ -65,12 +67,14 @@ pub async fn secret_env(ctx: &Ctx, release: &Release) -> Result<Option<Env>> {
         release: id.clone(),
         why,
     };
-    let secret = ctx
-        .secrets()
-        .get_opt(&reference.name)
-        .await
-        .map_err(|err| Error::kube(format!("reading the environment of {id}"), err))?
-        .ok_or_else(|| broken(format!("its Secret {} is missing", reference.name)))?;
+    let secret = match ctx.secrets().get_opt(&reference.name).await {
+        Ok(secret) => secret,
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            return Err(Error::NeedsEnvReader("this command".to_string()));
+        }
+        Err(err) => return Err(Error::kube(format!("reading the environment of {id}"), err)),
+    }
+    .ok_or_else(|| broken(format!("its Secret {} is missing", reference.name)))?;
     let values = env::from_secret(&secret).map_err(|err| broken(err.to_string()))?;
     if env::hash(&values) != reference.sha256 {
         return Err(broken(format!(
@@ -91,7 +95,7 @@ pub async fn release_env(ctx: &Ctx, release: &Release) -> Result<Env> {
 /// The environment to show; when the Secret may not be read, its keys with `****` and `true`.
 pub async fn release_env_for_display(ctx: &Ctx, release: &Release) -> Result<(Env, bool)> {
     match release_env(ctx, release).await {
-        Err(Error::Forbidden(_)) => {
+        Err(Error::NeedsEnvReader(_)) => {
             let mut shown = release.spec.env.clone();
             for key in release.spec.env_secret.iter().flat_map(|r| &r.keys) {
                 shown.insert(key.clone(), crate::output::releases::MASK.to_string());
@@ -102,29 +106,44 @@ pub async fn release_env_for_display(ctx: &Ctx, release: &Release) -> Result<(En
     }
 }
 
-/// Creates a release of the app; `secret_env` goes into the release's own immutable Secret.
+/// Where a new release's environment comes from.
+#[derive(Clone, Copy)]
+pub enum NewEnv<'a> {
+    /// These values, pinned in the release's own new immutable Secret.
+    Pin(&'a Env),
+    /// The immutable Secret of this release, shared: no values are read.
+    Share(&'a Release),
+    /// No environment.
+    Empty,
+}
+
+/// Creates a release of the app with `env` (`spec.env_secret` is set from it).
 pub async fn create_release(
     ctx: &Ctx,
     app: &App,
     mut spec: ReleaseSpec,
-    secret_env: Option<&Env>,
+    env: NewEnv<'_>,
     annotations: &[(&str, &str)],
 ) -> Result<Release> {
     let name = new_id(IdKind::Release).to_ascii_lowercase();
     let id = display_id(&name);
     let app_owner = app.owner_ref(&()).into_iter().collect::<Vec<_>>();
     spec.env_secret = None;
-    let mut secret_name = None;
-    if let Some(values) = secret_env {
-        let (mut secret, reference) = env::pinned_secret(&ctx.app, &name, values);
-        // Owned by the App until the Release exists, so a crash in between leaves no orphan.
-        secret.metadata.owner_references = Some(app_owner.clone());
-        ctx.secrets()
-            .create(&PostParams::default(), &secret)
-            .await
-            .map_err(|err| Error::kube(format!("saving the environment of {id}"), err))?;
-        secret_name = Some(reference.name.clone());
-        spec.env_secret = Some(reference);
+    let mut pinned = None;
+    match env {
+        NewEnv::Pin(values) => {
+            let (mut secret, reference) = env::pinned_secret(&ctx.app, &name, values);
+            // Owned by the App until the Release exists, so a crash in between leaves no orphan.
+            secret.metadata.owner_references = Some(app_owner.clone());
+            ctx.secrets()
+                .create(&PostParams::default(), &secret)
+                .await
+                .map_err(|err| Error::kube(format!("saving the environment of {id}"), err))?;
+            pinned = Some(reference.name.clone());
+            spec.env_secret = Some(reference);
+        }
+        NewEnv::Share(source) => spec.env_secret = source.spec.env_secret.clone(),
+        NewEnv::Empty => {}
     }
     spec.app = ctx.app.clone();
     if spec.created.is_none() {
@@ -152,25 +171,61 @@ pub async fn create_release(
     let created = match ctx.releases().create(&params, &release).await {
         Ok(created) => created,
         Err(err) => {
-            if let Some(secret) = &secret_name {
+            if let Some(secret) = &pinned {
                 let _ = ctx.secrets().delete(secret, &DeleteParams::default()).await;
             }
             return Err(Error::kube(format!("creating release {id}"), err));
         }
     };
-    if let Some(secret) = &secret_name {
+    let owner = created.owner_ref(&()).into_iter().collect::<Vec<_>>();
+    if let Some(secret) = &pinned {
         // Only metadata of an immutable Secret may change: hand it to its Release.
-        let owner = created.owner_ref(&()).into_iter().collect::<Vec<_>>();
         let patch = json!({ "metadata": { "ownerReferences": owner } });
         ctx.secrets()
             .patch(secret, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(|err| Error::kube(format!("linking the environment of {id}"), err))?;
+    } else if let (NewEnv::Share(source), [owner]) = (env, owner.as_slice())
+        && let Err(err) = share_secret(ctx, source, owner).await
+    {
+        // Without its owner the copy would lose its env with the source: it must not stay.
+        delete_release(ctx, &name).await?;
+        return Err(err);
     }
     Ok(created)
 }
 
-/// Deletes a release; its env Secret follows through its ownerReference.
+/// Adds `owner` to the owners of `source`'s env Secret, with a JSON patch that needs no read.
+async fn share_secret(ctx: &Ctx, source: &Release, owner: &OwnerReference) -> Result<()> {
+    let Some(reference) = &source.spec.env_secret else {
+        return Ok(());
+    };
+    let id = display_id(&source.name_any());
+    let doing = format!("sharing the environment of {id}");
+    let patch = serde_json::from_value(fork::share_patch(&ctx.app, owner))
+        .map_err(|err| Error::kube(&doing, kube::Error::SerdeError(err)))?;
+    match ctx
+        .secrets()
+        .patch(
+            &reference.name,
+            &PatchParams::default(),
+            &Patch::Json::<()>(patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        // The test failed: a Secret someone else manages, which the copy names as its source
+        // does, without making it collectable.
+        Err(kube::Error::Api(status)) if status.code == 422 => Ok(()),
+        Err(err) if Error::is_not_found(&err) => Err(Error::BrokenEnv {
+            release: id,
+            why: format!("its Secret {} is missing", reference.name),
+        }),
+        Err(err) => Err(Error::kube(doing, err)),
+    }
+}
+
+/// Deletes a release; its env Secret follows through its ownerReference unless another owns it too.
 pub async fn delete_release(ctx: &Ctx, name: &str) -> Result<()> {
     match ctx
         .releases()
@@ -225,4 +280,25 @@ pub async fn get_build(ctx: &Ctx, id: &str) -> Result<Build> {
 /// The current time, for ages.
 pub fn now() -> Timestamp {
     Timestamp::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_share_patch_is_a_json_patch_of_two_tests_and_an_add() {
+        let owner = OwnerReference {
+            api_version: "slipway.dev/v1alpha1".into(),
+            kind: "Release".into(),
+            name: "rtwo".into(),
+            uid: "u-2".into(),
+            ..OwnerReference::default()
+        };
+        let patch = serde_json::from_value(fork::share_patch("myapp", &owner)).unwrap();
+        match Patch::<()>::Json(patch) {
+            Patch::Json(ops) => assert_eq!(ops.0.len(), 3),
+            _ => unreachable!(),
+        }
+    }
 }

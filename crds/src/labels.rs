@@ -1,4 +1,4 @@
-//! Label keys, field managers and the GitOps tracking keys Slipway must never copy.
+//! Label and annotation keys, field managers and the GitOps tracking keys Slipway must never copy.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +18,10 @@ pub const RELEASE: &str = "slipway.dev/release";
 pub const OPERATOR_MANAGER: &str = "slipway-operator";
 /// Field manager of the CLI's server-side applies.
 pub const CLI_MANAGER: &str = "convox";
+/// App annotation naming the newest release an env command committed (see `fork::env_base`).
+pub const ENV_HEAD: &str = "slipway.dev/env-head";
+/// Release annotation naming the release an env command forked: not trusted unless it is the head.
+pub const ENV_BASE: &str = "slipway.dev/env-base";
 
 /// Label and annotation prefixes or keys that GitOps tools use to track objects.
 const TRACKING: &[&str] = &[

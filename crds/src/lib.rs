@@ -6,6 +6,7 @@ pub mod build;
 pub mod conditions;
 pub mod digest;
 pub mod env;
+pub mod fork;
 pub mod id;
 pub mod labels;
 pub mod manifest;

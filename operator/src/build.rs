@@ -12,6 +12,7 @@ use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
 use slipway_crds::build::{BuildPhase, BuildStatus};
 use slipway_crds::env::{self, Env};
+use slipway_crds::fork::{self, EnvCarry};
 use slipway_crds::labels::{self, OPERATOR_MANAGER};
 use slipway_crds::manifest::Manifest;
 use slipway_crds::release::{EnvSecretRef, newest_first};
@@ -115,7 +116,9 @@ fn failed(now: &Time, reason: String) -> BuildStatus {
     }
 }
 
-// Secret first, then the Release, then the Secret's owner: a Release never names a missing Secret.
+// A new Secret first, then the Release, then the Secret's owner: a Release never names a
+// missing Secret. The env comes from the release an env change would fork (the same rule as
+// the CLI), so a build never inherits an env release that has not won (and may be deleted).
 async fn create_release(
     client: &kube::Client,
     namespace: &str,
@@ -124,15 +127,26 @@ async fn create_release(
 ) -> Result<String> {
     let name = release_name(&build.name_any());
     let releases: Api<Release> = Api::namespaced(client.clone(), namespace);
-    if releases.get_opt(&name).await?.is_some() {
+    if let Some(existing) = releases.get_opt(&name).await? {
+        if existing.spec.build.as_deref() == Some(build.name_any().as_str()) {
+            // A reconcile cut short after creating it may have left its env Secret without it.
+            own_env(client, namespace, &existing).await?;
+        }
         return Ok(name);
     }
-    let newest = newest_release(&releases, &build.spec.app, &name).await?;
-    let env = match &newest {
-        Some(r) => release_env(client, namespace, r).await?,
-        None => Env::new(),
+    let base = base_release(&releases, app, &name).await?;
+    let app_name = &build.spec.app;
+    let env_secret = match base.as_ref().map(|b| (fork::carry(&b.spec), b)) {
+        Some((EnvCarry::Share(reference), _)) => reference,
+        Some((EnvCarry::Merge, base)) => {
+            let env = release_env(client, namespace, base).await?;
+            create_secret(client, namespace, app_name, &name, &env).await?
+        }
+        Some((EnvCarry::Pin(env), _)) => {
+            create_secret(client, namespace, app_name, &name, &env).await?
+        }
+        None => create_secret(client, namespace, app_name, &name, &Env::new()).await?,
     };
-    let secret_ref = create_secret(client, namespace, &build.spec.app, &name, &env).await?;
     let mut release = Release::new(
         &name,
         ReleaseSpec {
@@ -140,8 +154,8 @@ async fn create_release(
             build: Some(build.name_any()),
             manifest: build.spec.manifest.clone(),
             images: build.spec.images.clone(),
-            env_secret: Some(secret_ref),
-            secret_keys: newest.map(|r| r.spec.secret_keys).unwrap_or_default(),
+            env_secret: Some(env_secret),
+            secret_keys: base.map(|r| r.spec.secret_keys).unwrap_or_default(),
             description: build.spec.description.clone(),
             created: Some(stamp::now_stamp()),
             ..ReleaseSpec::default()
@@ -161,23 +175,20 @@ async fn create_release(
         Err(kube::Error::Api(e)) if e.code == 409 => return Ok(name),
         Err(e) => return Err(e.into()),
     };
-    own_secret(client, namespace, &env::secret_name(&name), &created).await?;
+    own_env(client, namespace, &created).await?;
     tracing::info!(release = name, "Created release from build");
     Ok(name)
 }
 
-async fn newest_release(
-    releases: &Api<Release>,
-    app: &str,
-    except: &str,
-) -> Result<Option<Release>> {
+/// The release a build takes its env from: the env base among the app's other releases.
+async fn base_release(releases: &Api<Release>, app: &App, except: &str) -> Result<Option<Release>> {
     let mut list = releases
-        .list(&ListParams::default().fields(&format!("spec.app={app}")))
+        .list(&ListParams::default().fields(&format!("spec.app={}", app.name_any())))
         .await?
         .items;
     list.retain(|r| r.name_any() != except);
     newest_first(&mut list);
-    Ok(list.into_iter().next())
+    Ok(fork::env_base(&list, fork::env_head(app)).cloned())
 }
 
 /// The full env of a release: plain values plus its pinned Secret.
@@ -215,21 +226,51 @@ async fn create_secret(
     }
 }
 
-async fn own_secret(
-    client: &kube::Client,
-    namespace: &str,
-    secret: &str,
-    release: &Release,
-) -> Result<()> {
-    let meta = ObjectMeta {
-        owner_references: release.controller_owner_ref(&()).map(|o| vec![o]),
-        ..ObjectMeta::default()
+/// Makes `release` an owner of its env Secret: the controller of its own, one more of a shared one.
+async fn own_env(client: &kube::Client, namespace: &str, release: &Release) -> Result<()> {
+    let Some(reference) = &release.spec.env_secret else {
+        return Ok(());
     };
-    let patch = serde_json::json!({ "metadata": meta });
-    Api::<Secret>::namespaced(client.clone(), namespace)
-        .patch(secret, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    Ok(())
+    let secrets = Api::<Secret>::namespaced(client.clone(), namespace);
+    // A missing Secret is the App controller's to report, when the release is promoted.
+    let Some(secret) = secrets.get_metadata_opt(&reference.name).await? else {
+        return Ok(());
+    };
+    let uid = release.uid().ok_or(Error::MissingField("uid"))?;
+    if secret.owner_references().iter().any(|o| o.uid == uid) {
+        return Ok(());
+    }
+    if reference.name == env::secret_name(&release.name_any()) {
+        let meta = ObjectMeta {
+            owner_references: release.controller_owner_ref(&()).map(|o| vec![o]),
+            ..ObjectMeta::default()
+        };
+        let patch = serde_json::json!({ "metadata": meta });
+        secrets
+            .patch(
+                &reference.name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await?;
+        return Ok(());
+    }
+    let owner = release.owner_ref(&()).ok_or(Error::MissingField("uid"))?;
+    let patch = serde_json::from_value(fork::share_patch(&release.spec.app, &owner))
+        .map_err(kube::Error::SerdeError)?;
+    match secrets
+        .patch(
+            &reference.name,
+            &PatchParams::default(),
+            &Patch::Json::<()>(patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Not a Secret Slipway made for this app: shared as the base names it, never made collectable.
+        Err(kube::Error::Api(e)) if e.code == 422 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn error_policy(build: Arc<Build>, error: &Error, ctx: Arc<Context>) -> Action {

@@ -48,9 +48,7 @@ pub async fn get(ctx: &Ctx, term: &mut Term, key: &str, release: Option<&str>) -
     env::validate_key(key)?;
     let (env, _, hidden) = current(ctx, release).await?;
     match env.get(key) {
-        Some(_) if hidden => Err(Error::Forbidden(format!(
-            "you may not read the value of {key}"
-        ))),
+        Some(_) if hidden => Err(Error::NeedsEnvReader("env get".to_string())),
         Some(value) => {
             term.line(value);
             Ok(())
@@ -77,14 +75,8 @@ pub async fn set(
         secret,
         ..EnvEdit::default()
     };
-    save(
-        ctx,
-        term,
-        &keys_step("Setting", &keys.into_iter().collect::<Vec<_>>()),
-        &edit,
-        write,
-    )
-    .await
+    let step = keys_step("Setting", &keys.into_iter().collect::<Vec<_>>());
+    save(ctx, term, "env set", &step, &edit, write).await
 }
 
 /// `convox env unset K…`: `Unsetting K... OK`, `Release: R`.
@@ -101,7 +93,8 @@ pub async fn unset(
         unset: keys.to_vec(),
         ..EnvEdit::default()
     };
-    save(ctx, term, &keys_step("Unsetting", keys), &edit, write).await
+    let step = keys_step("Unsetting", keys);
+    save(ctx, term, "env unset", &step, &edit, write).await
 }
 
 /// `convox env edit`: the environment in `$VISUAL`/`$EDITOR`; saving makes a release.
@@ -109,7 +102,9 @@ pub async fn edit(ctx: &Ctx, term: &mut Term, write: &EnvWriteOpts) -> Result<()
     let app = store::get_app(ctx).await?;
     let base = envchange::base_release(ctx, &app, write.release.as_deref()).await?;
     let before = match &base {
-        Some(release) => store::release_env(ctx, release).await?,
+        Some(release) => store::release_env(ctx, release)
+            .await
+            .map_err(|err| err.in_command("env edit"))?,
         None => Env::new(),
     };
     let after = env::parse_editable(&run_editor(&env::to_editable(&before)).await?)?;
@@ -131,20 +126,24 @@ pub async fn edit(ctx: &Ctx, term: &mut Term, write: &EnvWriteOpts) -> Result<()
     step[..1].make_ascii_uppercase();
     // The edit is saved as its sets and unsets, so a change someone saved while the editor
     // was open is kept rather than overwritten.
-    save(ctx, term, &step, &edit, write).await
+    save(ctx, term, "env edit", &step, &edit, write).await
 }
 
 /// Saves an edit as a new release (see envchange), prints it, and promotes it when asked.
 async fn save(
     ctx: &Ctx,
     term: &mut Term,
+    command: &str,
     step: &str,
     edit: &EnvEdit,
     write: &EnvWriteOpts,
 ) -> Result<()> {
     store::get_app(ctx).await?;
     term.start(step);
-    let release = envchange::commit(ctx, edit, write.release.as_deref()).await?;
+    // Every env change reads the values it changes: only people who may read them change them.
+    let release = envchange::commit(ctx, edit, write.release.as_deref())
+        .await
+        .map_err(|err| err.in_command(command))?;
     let id = display_id(&release.name_any());
     term.ok();
     term.line(&format!("Release: {id}"));

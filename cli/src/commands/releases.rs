@@ -1,6 +1,7 @@
 //! `convox releases`: list, info, manifest, promote, rollback, create-from.
 
 use kube::ResourceExt;
+use slipway_crds::fork::{self, EnvCarry};
 use slipway_crds::id::display_id;
 use slipway_crds::{Release, ReleaseSpec};
 
@@ -10,6 +11,7 @@ use crate::envchange;
 use crate::error::{Error, Result};
 use crate::output::releases::{release_info, release_info_text, release_row, releases_table};
 use crate::output::{Term, mask_keys, render};
+use crate::store::NewEnv;
 use crate::{rollout, store};
 
 /// `convox releases`: `ID  STATUS  BUILD  CREATED  DESCRIPTION`, newest first.
@@ -86,13 +88,8 @@ pub async fn rollback(ctx: &Ctx, term: &mut Term, id: &str, opts: &PromoteOpts) 
         "Rolling back to {}",
         display_id(&source.name_any())
     ));
-    let copy = copy_release(
-        ctx,
-        &app,
-        &source,
-        source.spec.rollback_copy(&source.name_any()),
-    )
-    .await?;
+    let spec = source.spec.rollback_copy(&source.name_any());
+    let copy = copy_release(ctx, &app, &source, "releases rollback", spec).await?;
     let started = match rollout::start(ctx, &copy, opts).await {
         Ok(started) => started,
         // The copy stays: the change to commit to git names it.
@@ -165,7 +162,7 @@ pub async fn create_from(ctx: &Ctx, term: &mut Term, args: &CreateFromArgs) -> R
         (&build.name_any(), &build.spec),
         (&env.name_any(), &env.spec),
     );
-    let release = copy_release(ctx, &app, &env, spec).await?;
+    let release = copy_release(ctx, &app, &env, "releases create-from", spec).await?;
     term.ok();
     term.line(&format!("Release: {}", display_id(&release.name_any())));
     if args.promote {
@@ -174,19 +171,34 @@ pub async fn create_from(ctx: &Ctx, term: &mut Term, args: &CreateFromArgs) -> R
     Ok(())
 }
 
-/// Creates `spec` as a new release whose own env Secret holds `env_source`'s whole environment.
+/// Creates `spec` as a new release with `env_source`'s environment, read only when it must be.
 async fn copy_release(
     ctx: &Ctx,
     app: &slipway_crds::App,
     env_source: &Release,
+    command: &str,
     mut spec: ReleaseSpec,
 ) -> Result<Release> {
-    // Each release pins its own Secret, so it keeps its env when the source is cleaned up, and
-    // plain values of a hand-written source move into it: the CLI never puts values in a CR.
-    let values = store::release_env(ctx, env_source).await?;
+    // The CLI never puts values in a CR: a hand-written source's plain values go into a Secret.
     spec.env.clear();
-    let pinned = (!values.is_empty() || env_source.spec.env_secret.is_some()).then_some(&values);
-    store::create_release(ctx, app, spec, pinned, &[]).await
+    match fork::carry(&env_source.spec) {
+        // Deploying needs no read access to env values: the new release names the same Secret.
+        EnvCarry::Share(_) => {
+            store::create_release(ctx, app, spec, NewEnv::Share(env_source), &[]).await
+        }
+        EnvCarry::Pin(values) if values.is_empty() => {
+            store::create_release(ctx, app, spec, NewEnv::Empty, &[]).await
+        }
+        EnvCarry::Pin(values) => {
+            store::create_release(ctx, app, spec, NewEnv::Pin(&values), &[]).await
+        }
+        EnvCarry::Merge => {
+            let values = store::release_env(ctx, env_source)
+                .await
+                .map_err(|err| err.in_command(command))?;
+            store::create_release(ctx, app, spec, NewEnv::Pin(&values), &[]).await
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use kube::api::{DeleteParams, ListParams};
 use kube::{Api, ResourceExt};
 use slipway_crds::app::AppStatus;
 use slipway_crds::release::newest_first;
-use slipway_crds::{App, Release, labels};
+use slipway_crds::{App, Release, fork, labels};
 
 use crate::error::Result;
 
@@ -32,7 +32,7 @@ pub async fn releases(
     Ok(())
 }
 
-/// The releases cleanup must never delete: desired, serving, failed and in flight.
+/// The releases cleanup must never delete: desired, serving, failed, in flight and the env head.
 fn protected(app: &App, status: &AppStatus) -> BTreeSet<String> {
     let rollout = status
         .rollout
@@ -42,6 +42,8 @@ fn protected(app: &App, status: &AppStatus) -> BTreeSet<String> {
         app.spec.release.clone(),
         status.release.clone(),
         status.failed_release.as_ref().map(|f| f.release.clone()),
+        // The CLI forks the env head; without it the next env change would fork an older env.
+        fork::env_head(app).map(String::from),
     ]
     .into_iter()
     .chain(rollout)
@@ -89,6 +91,41 @@ mod tests {
         let releases = (0..6).map(|i| release(&format!("r{i}"), i, true)).collect();
         let protected = BTreeSet::from(["r0".to_string()]);
         assert_eq!(expired(releases, 3, &protected), ["r2", "r1"]);
+    }
+
+    #[test]
+    fn protects_the_env_head_with_desired_serving_failed_and_in_flight() {
+        let mut app = App::new("myapp", Default::default());
+        app.spec.release = Some("rdesired".into());
+        app.metadata.annotations = Some(BTreeMap::from([(
+            labels::ENV_HEAD.to_string(),
+            "rhead".to_string(),
+        )]));
+        let status: AppStatus = serde_json::from_value(serde_json::json!({
+            "release": "rserving",
+            "failedRelease": { "release": "rfailed", "reason": "CrashLoop", "message": "x" },
+            "rollout": { "release": "rnext", "from": "rprevious", "started": "2026-01-01T00:00:00Z" },
+        }))
+        .unwrap();
+        let names = |set: BTreeSet<String>| set.into_iter().collect::<Vec<_>>();
+        assert_eq!(
+            names(protected(&app, &status)),
+            [
+                "rdesired",
+                "rfailed",
+                "rhead",
+                "rnext",
+                "rprevious",
+                "rserving"
+            ]
+        );
+        let releases = (0..4).map(|i| release(&format!("r{i}"), i, true)).collect();
+        app.metadata.annotations = Some(BTreeMap::from([(
+            labels::ENV_HEAD.to_string(),
+            "r0".to_string(),
+        )]));
+        let protect = protected(&app, &AppStatus::default());
+        assert_eq!(expired(releases, 2, &protect), ["r1"]);
     }
 
     #[test]

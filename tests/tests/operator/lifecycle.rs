@@ -26,7 +26,7 @@ async fn build_promote_env_change_scale_removed_service_and_rollback() {
         )
         .await;
 
-        // A Build with image services yields a Release carrying the newest release's env.
+        // A Build with image services yields a Release sharing the newest release's env Secret.
         let build = Build::new(
             "bbuildbuild",
             BuildSpec {
@@ -56,11 +56,9 @@ async fn build_promote_env_change_scale_removed_service_and_rollback() {
         assert_eq!(r1, "rbuildbuild");
         let release = ns.api::<Release>().get(&r1).await.unwrap();
         assert_eq!(release.spec.description, "build 0a1b2c3d4e first");
-        let secret = ns
-            .api::<Secret>()
-            .get(&release.spec.env_secret.unwrap().name)
-            .await
-            .unwrap();
+        let shared = release.spec.env_secret.unwrap();
+        assert_eq!(shared.name, "rseedseedse-env");
+        let secret = ns.api::<Secret>().get(&shared.name).await.unwrap();
         assert_eq!(env::from_secret(&secret).unwrap(), env(&[("FOO", "one")]));
 
         // Promoting it yields Deployments and a Service that run it.
@@ -90,7 +88,7 @@ async fn build_promote_env_change_scale_removed_service_and_rollback() {
                 .as_ref()
                 .unwrap()
                 .name,
-            "rbuildbuild-env"
+            "rseedseedse-env"
         );
         assert!(
             c.env.as_ref().unwrap().iter().all(|e| e.name != "FOO"),
