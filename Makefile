@@ -53,6 +53,17 @@ run: build
 build:
 	cargo build --bins
 
+## bench: the benchmarks (release builds) on a control plane of their own; writes BENCHMARKS.md.
+## A missed goal does not fail; sizes come from BENCH_* variables (see BENCHMARKS.md).
+BENCH_TESTENV_DIR := $(CURDIR)/target/testenv-bench
+bench:
+	cargo build --release --bins
+	cargo build --release -p slipway-tests --features cluster --bin bench
+	$(TESTENV) build
+	@export TESTENV_DIR=$(BENCH_TESTENV_DIR) KUBECONFIG=$(BENCH_TESTENV_DIR)/kubeconfig; \
+	  trap '$(TESTENV) down' EXIT; trap 'exit 130' INT TERM; \
+	  $(TESTENV) up && target/release/bench
+
 ## crds: regenerate charts/slipway/crds from the types in crds/
 crds:
 	cargo run -q -p slipway-operator --bin crdgen
