@@ -4,12 +4,13 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::api::PostParams;
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+use kube::api::{ObjectMeta, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use serde_json::json;
 
-use crate::cluster::{kubeconfig_path, testenv_dir};
+use crate::cluster::{TestNamespace, kubeconfig_path, testenv_dir};
 
 /// A one-hour token of ServiceAccount `namespace/name`.
 pub async fn token(client: &Client, namespace: &str, name: &str) -> String {
@@ -68,4 +69,45 @@ pub async fn client_from(path: &Path) -> Client {
         .await
         .expect("a valid kubeconfig");
     Client::try_from(config).expect("a client")
+}
+
+/// A person, played by ServiceAccount `name` bound in `ns` to the ClusterRoles `roles`;
+/// returns its kubeconfig.
+pub async fn person(ns: &TestNamespace, name: &str, roles: &[String]) -> PathBuf {
+    let account = ServiceAccount {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        ..ServiceAccount::default()
+    };
+    ns.api::<ServiceAccount>()
+        .create(&PostParams::default(), &account)
+        .await
+        .expect("create ServiceAccount");
+    for role in roles {
+        let binding = RoleBinding {
+            metadata: ObjectMeta {
+                name: Some(format!("{name}-{role}")),
+                ..ObjectMeta::default()
+            },
+            role_ref: RoleRef {
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                kind: "ClusterRole".into(),
+                name: role.clone(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "ServiceAccount".into(),
+                name: name.into(),
+                namespace: Some(ns.name().into()),
+                ..Subject::default()
+            }]),
+        };
+        ns.api::<RoleBinding>()
+            .create(&PostParams::default(), &binding)
+            .await
+            .expect("create RoleBinding");
+    }
+    let token = token(ns.client(), ns.name(), name).await;
+    write_kubeconfig(&format!("{}-{name}", ns.name()), &token, ns.name())
 }

@@ -12,14 +12,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::ServiceAccount;
-use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use kube::Api;
-use kube::api::{ObjectMeta, PostParams};
 use slipway_crds::{App, env};
 use slipway_tests::operator::{Operator, binary};
 use slipway_tests::slipway::{CONVERGE, create_app, create_release, running, wait_app};
-use slipway_tests::{TestNamespace, helm, identity, operator, wait_for, with_temp_ns};
+use slipway_tests::{helm, identity, operator, wait_for, with_temp_ns};
 
 const IMAGE: [&str; 2] = [
     "image.repository=registry.example.com/slipway-operator",
@@ -131,46 +128,6 @@ async fn watching_one_namespace_with_leader_election_as_the_charts_service_accou
     .await;
 }
 
-/// A person, played by a ServiceAccount bound to the chart's ClusterRoles in `ns`.
-async fn person(ns: &TestNamespace, name: &str, roles: &[String]) -> std::path::PathBuf {
-    let account = ServiceAccount {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..ObjectMeta::default()
-        },
-        ..ServiceAccount::default()
-    };
-    ns.api::<ServiceAccount>()
-        .create(&PostParams::default(), &account)
-        .await
-        .expect("create ServiceAccount");
-    for role in roles {
-        let binding = RoleBinding {
-            metadata: ObjectMeta {
-                name: Some(format!("{name}-{role}")),
-                ..ObjectMeta::default()
-            },
-            role_ref: RoleRef {
-                api_group: Some("rbac.authorization.k8s.io".into()),
-                kind: "ClusterRole".into(),
-                name: role.clone(),
-            },
-            subjects: Some(vec![Subject {
-                kind: "ServiceAccount".into(),
-                name: name.into(),
-                namespace: Some(ns.name().into()),
-                ..Subject::default()
-            }]),
-        };
-        ns.api::<RoleBinding>()
-            .create(&PostParams::default(), &binding)
-            .await
-            .expect("create RoleBinding");
-    }
-    let token = identity::token(ns.client(), ns.name(), name).await;
-    identity::write_kubeconfig(&format!("{}-{name}", ns.name()), &token, ns.name())
-}
-
 /// Runs `convox` as the person of `kubeconfig`: (exit code, stdout, stderr).
 fn convox(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(binary("convox"))
@@ -207,9 +164,9 @@ async fn the_roles_for_people_through_the_cli() {
         .await;
 
         let role = |r: &str| format!("{release}-{r}");
-        let viewer = person(&ns, "vic", &[role("viewer")]).await;
-        let developer = person(&ns, "dev", &[role("developer")]).await;
-        let trusted = person(&ns, "tru", &[role("developer"), role("env-reader")]).await;
+        let viewer = identity::person(&ns, "vic", &[role("viewer")]).await;
+        let developer = identity::person(&ns, "dev", &[role("developer")]).await;
+        let trusted = identity::person(&ns, "tru", &[role("developer"), role("env-reader")]).await;
 
         // A viewer lists releases but may not promote.
         let (code, out, err) = convox(&viewer, &["releases"]);

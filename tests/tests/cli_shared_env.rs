@@ -8,9 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
-use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use slipway_crds::{App, Release, ReleaseSpec, env};
@@ -207,46 +206,6 @@ async fn a_rollback_copy_keeps_its_env_when_history_cleanup_deletes_its_source()
     .await;
 }
 
-/// A person, played by a ServiceAccount bound in `ns` to the chart's ClusterRoles `roles`.
-async fn person(ns: &TestNamespace, name: &str, roles: &[String]) -> PathBuf {
-    let account = ServiceAccount {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..ObjectMeta::default()
-        },
-        ..ServiceAccount::default()
-    };
-    ns.api::<ServiceAccount>()
-        .create(&PostParams::default(), &account)
-        .await
-        .expect("create ServiceAccount");
-    for role in roles {
-        let binding = RoleBinding {
-            metadata: ObjectMeta {
-                name: Some(format!("{name}-{role}")),
-                ..ObjectMeta::default()
-            },
-            role_ref: RoleRef {
-                api_group: Some("rbac.authorization.k8s.io".into()),
-                kind: "ClusterRole".into(),
-                name: role.clone(),
-            },
-            subjects: Some(vec![Subject {
-                kind: "ServiceAccount".into(),
-                name: name.into(),
-                namespace: Some(ns.name().into()),
-                ..Subject::default()
-            }]),
-        };
-        ns.api::<RoleBinding>()
-            .create(&PostParams::default(), &binding)
-            .await
-            .expect("create RoleBinding");
-    }
-    let token = identity::token(ns.client(), ns.name(), name).await;
-    identity::write_kubeconfig(&format!("{}-{name}", ns.name()), &token, ns.name())
-}
-
 #[tokio::test]
 async fn a_developer_who_may_not_read_secrets_rolls_back_and_creates_from() {
     with_temp_ns("cli-shared-dev", |ns| async move {
@@ -263,7 +222,7 @@ async fn a_developer_who_may_not_read_secrets_rolls_back_and_creates_from() {
         admin.ok(&["build"]).await;
         let r0 = admin.release(&["env", "set", "FOO=one"]).await;
         let r1 = admin.release(&["env", "set", "FOO=two", "--promote"]).await;
-        let developer = person(&ns, "dev", &[format!("{chart}-developer")]).await;
+        let developer = identity::person(&ns, "dev", &[format!("{chart}-developer")]).await;
         let dev = Convox::new(ns.name(), "dev", &developer);
 
         let out = dev.ok(&["releases", "rollback", &r0]).await;

@@ -8,9 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Event, Pod, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
-use kube::api::{ListParams, ObjectMeta, PostParams};
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::ListParams;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use slipway_crds::{App, Build, Release};
@@ -210,44 +209,6 @@ async fn sentinels_set_through_the_cli_never_leak_and_the_operator_needs_only_th
     .await;
 }
 
-/// A person: a ServiceAccount bound in `ns` to ClusterRole `role`; returns its kubeconfig.
-async fn person(ns: &TestNamespace, name: &str, role: &str) -> PathBuf {
-    let account = ServiceAccount {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..ObjectMeta::default()
-        },
-        ..ServiceAccount::default()
-    };
-    ns.api::<ServiceAccount>()
-        .create(&PostParams::default(), &account)
-        .await
-        .unwrap();
-    let binding = RoleBinding {
-        metadata: ObjectMeta {
-            name: Some(format!("{name}-{role}")),
-            ..ObjectMeta::default()
-        },
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            kind: "ClusterRole".into(),
-            name: role.into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".into(),
-            name: name.into(),
-            namespace: Some(ns.name().into()),
-            ..Subject::default()
-        }]),
-    };
-    ns.api::<RoleBinding>()
-        .create(&PostParams::default(), &binding)
-        .await
-        .unwrap();
-    let token = identity::token(ns.client(), ns.name(), name).await;
-    identity::write_kubeconfig(&format!("{}-{name}", ns.name()), &token, ns.name())
-}
-
 /// Runs `program args` as the person of `kubeconfig`: (exit code, stdout + stderr).
 fn as_person(kubeconfig: &Path, program: &Path, args: &[&str]) -> (i32, String) {
     let out = std::process::Command::new(program)
@@ -285,7 +246,7 @@ async fn a_viewer_reads_no_env_value_and_changes_nothing() {
         let latest = latest_release(&ns).await;
         wait_app(&ns, "myapp", "the release to run", running(&latest)).await;
         let id = latest.to_uppercase();
-        let viewer = person(&ns, "viewer", &format!("{release}-viewer")).await;
+        let viewer = identity::person(&ns, "viewer", &[format!("{release}-viewer")]).await;
         let before = (
             release_names(&ns).await,
             ns.api::<App>().get("myapp").await.unwrap().spec,
