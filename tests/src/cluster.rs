@@ -171,7 +171,22 @@ where
 
 /// Polls `check` until it returns `Ok`, and returns that value. Panics after `timeout`
 /// with `what` and the last error `check` gave, which should say what it saw instead.
-pub async fn wait_for<T, E, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+pub async fn wait_for<T, E, F, Fut>(timeout: Duration, what: &str, check: F) -> T
+where
+    E: Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    poll_every(POLL_INTERVAL, timeout, what, check).await
+}
+
+/// [`wait_for`], looking every `interval`.
+pub async fn poll_every<T, E, F, Fut>(
+    interval: Duration,
+    timeout: Duration,
+    what: &str,
+    mut check: F,
+) -> T
 where
     E: Display,
     F: FnMut() -> Fut,
@@ -186,7 +201,7 @@ where
         if tokio::time::Instant::now() >= deadline {
             panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}");
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        tokio::time::sleep(interval).await;
     }
 }
 

@@ -15,7 +15,7 @@ use kube::api::ListParams;
 use slipway_crds::manifest::Manifest;
 use slipway_crds::{Release, labels};
 
-use crate::cluster::{TestNamespace, workspace_root};
+use crate::cluster::{TestNamespace, poll_every, workspace_root};
 
 /// Environment variable that selects the full run (`full`); anything else runs the quick subset.
 pub const MODE_VAR: &str = "SLIPWAY_RELIABILITY";
@@ -43,23 +43,13 @@ pub fn pick<T>(items: Vec<T>, quick: &[usize]) -> Vec<T> {
 }
 
 /// Polls `check` every 50 ms until it returns `Ok`; panics after `timeout` with what it saw last.
-pub async fn poll<T, E, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+pub async fn poll<T, E, F, Fut>(timeout: Duration, what: &str, check: F) -> T
 where
     E: Display,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let last = match check().await {
-            Ok(value) => return value,
-            Err(err) => err,
-        };
-        if tokio::time::Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}");
-        }
-        tokio::time::sleep(FAST_POLL).await;
-    }
+    poll_every(FAST_POLL, timeout, what, check).await
 }
 
 /// A markdown table built row by row.
