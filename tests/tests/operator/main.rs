@@ -6,13 +6,10 @@ mod failures;
 mod lifecycle;
 mod restart;
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::ResourceExt;
-use kube::api::ListParams;
 use slipway_crds::{env, labels};
 use slipway_tests::TestNamespace;
+pub use slipway_tests::reliability::generations;
 
 pub const TWO_SERVICES: &str = "services:
   web:
@@ -52,16 +49,4 @@ pub fn template_release(d: &Deployment) -> String {
         .as_ref()
         .unwrap()[labels::RELEASE]
         .clone()
-}
-
-pub async fn generations(ns: &TestNamespace) -> BTreeMap<String, i64> {
-    let list = ns
-        .api::<Deployment>()
-        .list(&ListParams::default())
-        .await
-        .expect("list Deployments");
-    list.items
-        .iter()
-        .map(|d| (d.name_any(), d.metadata.generation.unwrap_or(0)))
-        .collect()
 }
