@@ -10,9 +10,9 @@ use slipway_crds::{App, Build, Release};
 use slipway_tests::cli::{Run, convox, run_with};
 use slipway_tests::reliability::{generations, scrub, scrub_ids};
 use slipway_tests::slipway::{create_app, create_release, promote, running, wait_app};
-use slipway_tests::{TestNamespace, client, operator};
+use slipway_tests::{TestNamespace, operator};
 
-use super::Outcome;
+use super::{Outcome, in_namespace};
 
 const MANIFEST: &str = "services:\n  web:\n    image: nginx:1\n    port: 80\n";
 
@@ -53,11 +53,7 @@ async fn snapshot(ns: &TestNamespace) -> Snapshot {
 
 /// The CLI cases.
 pub async fn cases() -> Vec<Outcome> {
-    let client = client().await;
-    let ns = TestNamespace::create(&client, "bad-cli").await;
-    let outcomes = run(&ns).await;
-    ns.delete().await;
-    outcomes
+    in_namespace("bad-cli", run).await
 }
 
 async fn run(ns: &TestNamespace) -> Vec<Outcome> {

@@ -6,9 +6,9 @@ use std::process::{Command, Stdio};
 
 use slipway_tests::reliability::{generations, scrub};
 use slipway_tests::slipway::{create_app, create_release, promote, running, wait_app};
-use slipway_tests::{TestNamespace, client, kubeconfig_path, operator};
+use slipway_tests::{TestNamespace, kubeconfig_path, operator};
 
-use super::Outcome;
+use super::{Outcome, in_namespace};
 
 const MANIFEST: &str = "services:\n  web:\n    image: nginx:1\n    port: 80\n";
 
@@ -62,11 +62,7 @@ fn release_spec(extra: &str) -> String {
 
 /// The kubectl cases.
 pub async fn cases() -> Vec<Outcome> {
-    let client = client().await;
-    let ns = TestNamespace::create(&client, "bad-kubectl").await;
-    let outcomes = run(&ns).await;
-    ns.delete().await;
-    outcomes
+    in_namespace("bad-kubectl", run).await
 }
 
 async fn run(ns: &TestNamespace) -> Vec<Outcome> {

@@ -9,6 +9,7 @@ mod kubectl;
 mod operator;
 
 use slipway_tests::reliability::{Table, verdict, write_section};
+use slipway_tests::{TestNamespace, client};
 
 /// One case of the catalog, as the report shows it.
 pub struct Outcome {
@@ -37,6 +38,18 @@ impl Outcome {
             pass,
         }
     }
+}
+
+/// Runs a group's `cases` in a namespace of its own named after `prefix`, then deletes it.
+pub async fn in_namespace(
+    prefix: &str,
+    cases: impl AsyncFnOnce(&TestNamespace) -> Vec<Outcome>,
+) -> Vec<Outcome> {
+    let client = client().await;
+    let ns = TestNamespace::create(&client, prefix).await;
+    let outcomes = cases(&ns).await;
+    ns.delete().await;
+    outcomes
 }
 
 /// Writes the group's table and fails the test if any case failed.

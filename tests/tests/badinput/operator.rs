@@ -13,9 +13,9 @@ use slipway_crds::env::{self, Env};
 use slipway_crds::{App, Build, BuildSpec, Release, ReleaseSpec, labels};
 use slipway_tests::reliability::{generations, scrub};
 use slipway_tests::slipway::{create_app, create_release, promote, running, wait_app};
-use slipway_tests::{TestNamespace, client, operator};
+use slipway_tests::{TestNamespace, operator};
 
-use super::Outcome;
+use super::{Outcome, in_namespace};
 
 pub const TWO: &str =
     "services:\n  web:\n    image: nginx:1\n    port: 80\n  worker:\n    image: busybox:1\n";
@@ -129,11 +129,7 @@ pub async fn undisturbed(
 
 /// The operator cases.
 pub async fn cases() -> Vec<Outcome> {
-    let client = client().await;
-    let ns = TestNamespace::create(&client, "bad-operator").await;
-    let outcomes = run(&ns).await;
-    ns.delete().await;
-    outcomes
+    in_namespace("bad-operator", run).await
 }
 
 async fn run(ns: &TestNamespace) -> Vec<Outcome> {
