@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::{Parser, ValueEnum};
 use futures::future::join_all;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::ListParams;
 use kube::{Api, Client};
 use slipway_crds::{App, Build, Release};
@@ -122,6 +122,7 @@ async fn run(flags: Flags) -> Result<(), String> {
             scoped(&client, ns),
             scoped(&client, ns),
             scoped::<Deployment>(&client, ns),
+            scoped::<Service>(&client, ns),
             scoped::<Pod>(&client, ns),
         );
         let build_controller = build::run(ctx.clone(), scoped(&client, ns));

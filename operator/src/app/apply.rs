@@ -2,7 +2,13 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::Store;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,22 +27,60 @@ pub struct Live {
     pub services: Vec<Service>,
 }
 
-/// Lists the Deployments and Services Slipway made for `app`.
-pub async fn live(client: &kube::Client, namespace: &str, app: &str) -> Result<Live> {
-    let selector = ListParams::default().labels(&format!(
-        "{}={app},{}={}",
-        labels::APP,
-        labels::MANAGED_BY,
-        labels::MANAGED_BY_SLIPWAY
-    ));
-    let deployments = Api::<Deployment>::namespaced(client.clone(), namespace);
-    let services = Api::<Service>::namespaced(client.clone(), namespace);
-    let (deployments, services) =
-        futures::future::try_join(deployments.list(&selector), services.list(&selector)).await?;
-    Ok(Live {
-        deployments: deployments.items,
-        services: services.items,
-    })
+/// The Deployments and Services Slipway made, as the operator's own watches see them.
+#[derive(Clone)]
+pub struct Stores {
+    /// Deployments labelled managed-by Slipway.
+    pub deployments: Store<Deployment>,
+    /// Services labelled managed-by Slipway.
+    pub services: Store<Service>,
+    ready: Shared<BoxFuture<'static, ()>>,
+}
+
+impl Stores {
+    /// Stores fed by the controller's watches.
+    pub fn new(deployments: Store<Deployment>, services: Store<Service>) -> Stores {
+        let (d, s) = (deployments.clone(), services.clone());
+        // One shared wait: a store's own wait wakes only the latest of the tasks waiting on it,
+        // so reconciles that waited side by side at start could sleep forever.
+        let ready = async move {
+            // An error means the watches are gone: the controller is stopping anyway.
+            let _ = futures::future::join(d.wait_until_ready(), s.wait_until_ready()).await;
+        }
+        .boxed()
+        .shared();
+        Stores {
+            deployments,
+            services,
+            ready,
+        }
+    }
+
+    /// Waits until both watches have listed everything once, so nothing looks missing.
+    pub async fn ready(&self) {
+        self.ready.clone().await;
+    }
+
+    /// The objects of `app` in `namespace`. Read from memory: a labelled LIST per reconcile
+    /// made the API server scan every object of the namespace, so cost grew with every App.
+    pub fn live(&self, namespace: &str, app: &str) -> Live {
+        Live {
+            deployments: of_app(self.deployments.state(), namespace, app),
+            services: of_app(self.services.state(), namespace, app),
+        }
+    }
+}
+
+/// The objects of `app` in `namespace`, by their `slipway.dev/app` label.
+fn of_app<K: Resource + Clone>(objects: Vec<Arc<K>>, namespace: &str, app: &str) -> Vec<K> {
+    objects
+        .into_iter()
+        .filter(|o| {
+            o.meta().namespace.as_deref() == Some(namespace)
+                && o.labels().get(labels::APP).map(String::as_str) == Some(app)
+        })
+        .map(|o| o.as_ref().clone())
+        .collect()
 }
 
 /// Applies what was rendered, skipping objects whose render hash is unchanged; returns the
@@ -94,12 +138,25 @@ where
 // (kubectl set image, kubectl edit): the render hash cannot see it, so the object is applied
 // again, which takes the operator's fields back.
 fn edited_elsewhere<K: Resource>(object: &K) -> bool {
-    let entries = object.meta().managed_fields.iter().flatten();
-    entries
-        .filter(|m| m.manager.as_deref() != Some(OPERATOR_MANAGER))
-        .filter(|m| m.subresource.as_deref().unwrap_or_default().is_empty())
-        .filter_map(|m| m.fields_v1.as_ref()?.0.get("f:spec")?.as_object())
-        .any(|spec| spec.keys().any(|k| k != "f:replicas"))
+    let mut entries = object.meta().managed_fields.iter().flatten();
+    entries.any(foreign_spec_edit)
+}
+
+fn foreign_spec_edit(m: &ManagedFieldsEntry) -> bool {
+    m.manager.as_deref() != Some(OPERATOR_MANAGER)
+        && m.subresource.as_deref().unwrap_or_default().is_empty()
+        && m.fields_v1
+            .as_ref()
+            .and_then(|f| f.0.get("f:spec")?.as_object())
+            .is_some_and(|spec| spec.keys().any(|k| k != "f:replicas"))
+}
+
+/// Keeps of an object's managedFields only what [`edited_elsewhere`] looks at (usually nothing):
+/// the parsed entries were most of the memory the stores took.
+pub fn keep_foreign_spec_edits<K: Resource>(object: &mut K) {
+    if let Some(entries) = object.meta_mut().managed_fields.as_mut() {
+        entries.retain(foreign_spec_edit);
+    }
 }
 
 /// Deletes Deployments and Services of services that are no longer rendered.
@@ -188,11 +245,24 @@ mod tests {
     use k8s_openapi::api::apps::v1::Deployment;
     use serde_json::json;
 
-    use super::edited_elsewhere;
+    use super::{edited_elsewhere, keep_foreign_spec_edits};
 
     fn managed(entries: serde_json::Value) -> Deployment {
         serde_json::from_value(json!({ "metadata": { "name": "d", "managedFields": entries } }))
             .unwrap()
+    }
+
+    #[test]
+    fn live_objects_are_those_of_the_app_in_its_namespace() {
+        let d = |ns: &str, app: &str| -> std::sync::Arc<Deployment> {
+            let meta =
+                json!({ "name": app, "namespace": ns, "labels": { "slipway.dev/app": app } });
+            std::sync::Arc::new(serde_json::from_value(json!({ "metadata": meta })).unwrap())
+        };
+        let all = vec![d("a", "web"), d("b", "web"), d("a", "other")];
+        let found = super::of_app(all, "a", "web");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].metadata.namespace.as_deref(), Some("a"));
     }
 
     #[test]
@@ -208,5 +278,12 @@ mod tests {
             "fieldsType": "FieldsV1", "fieldsV1": { "f:spec": { "f:template": {} } } });
         assert!(!edited_elsewhere(&managed(json!([ours, status, scale]))));
         assert!(edited_elsewhere(&managed(json!([ours, set_image]))));
+        let mut stored = managed(json!([ours, status, scale, set_image]));
+        keep_foreign_spec_edits(&mut stored);
+        assert_eq!(stored.metadata.managed_fields.as_ref().unwrap().len(), 1);
+        assert!(
+            edited_elsewhere(&stored),
+            "the store keeps what the check needs"
+        );
     }
 }

@@ -19,13 +19,13 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::ListParams;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
 use slipway_crds::app::ServiceStatus;
 use slipway_crds::{App, Release, labels};
@@ -41,6 +41,15 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// How often an App is looked at while something moves or waits.
 const WHILE_MOVING: Duration = Duration::from_secs(10);
 
+/// Objects per page of a watch's first list.
+const WATCH_PAGE: u32 = 100;
+
+/// What App reconciles share: the operator's context and the stores of what runs.
+struct AppContext {
+    ctx: Arc<Context>,
+    stores: apply::Stores,
+}
+
 /// Runs the App controller over `api` until shutdown, reconciling at most `concurrency` Apps at once.
 pub async fn run(
     ctx: Arc<Context>,
@@ -48,9 +57,12 @@ pub async fn run(
     apps: Api<App>,
     releases: Api<Release>,
     deployments: Api<Deployment>,
+    services: Api<Service>,
     pods: Api<Pod>,
 ) {
-    let managed = watcher::Config::default().labels(&format!(
+    // Small pages: a first list of 500 Pods, parsed whole, was most of the operator's peak memory.
+    let paged = watcher::Config::default().page_size(WATCH_PAGE);
+    let managed = paged.clone().labels(&format!(
         "{}={}",
         labels::MANAGED_BY,
         labels::MANAGED_BY_SLIPWAY
@@ -58,10 +70,35 @@ pub async fn run(
     // Unbounded, a thousand Apps meant a thousand reconciles at once: as many connections,
     // memory for each, and API server timeouts (504) under the burst.
     let config = controller::Config::default().concurrency(concurrency);
-    Controller::new(apps, watcher::Config::default())
+    // The watches that trigger reconciles also keep what runs in memory, for reconcile to read.
+    let (deployment_store, writer) = reflector::store();
+    let deployment_events = watcher(deployments, managed.clone())
+        .modify(apply::keep_foreign_spec_edits)
+        .reflect(writer)
+        .default_backoff()
+        .touched_objects();
+    let (service_store, writer) = reflector::store();
+    let service_events = watcher(services, managed.clone())
+        .modify(apply::keep_foreign_spec_edits)
+        .reflect(writer)
+        .default_backoff()
+        .touched_objects();
+    let ctx = Arc::new(AppContext {
+        ctx,
+        stores: apply::Stores::new(deployment_store, service_store),
+    });
+    // Apps are kept without managedFields: reconcile never reads them, and they weighed most.
+    let (app_store, writer) = reflector::store();
+    let app_events = watcher(apps, paged.clone())
+        .modify(|app: &mut App| app.managed_fields_mut().clear())
+        .reflect(writer)
+        .default_backoff()
+        .touched_objects();
+    Controller::for_stream(app_events, app_store)
         .with_config(config)
-        .owns(deployments, managed.clone())
-        .watches(releases, watcher::Config::default(), |release: Release| {
+        .owns_stream(deployment_events)
+        .owns_stream(service_events)
+        .watches(releases, paged, |release: Release| {
             let namespace = release.namespace().unwrap_or_default();
             Some(ObjectRef::new(&release.spec.app).within(&namespace))
         })
@@ -83,22 +120,22 @@ pub async fn run(
 }
 
 #[tracing::instrument(skip_all, fields(app = %app.name_any(), namespace = app.namespace().unwrap_or_default()))]
-async fn reconcile(app: Arc<App>, ctx: Arc<Context>) -> Result<Action> {
+async fn reconcile(app: Arc<App>, ctx: Arc<AppContext>) -> Result<Action> {
+    let (ctx, stores) = (&ctx.ctx, &ctx.stores);
     let started = Instant::now();
-    let result = reconcile_app(&app, &ctx).await;
+    let result = reconcile_app(&app, ctx, stores).await;
     ctx.metrics.reconciled("app", started.elapsed());
     result
 }
 
-async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action> {
+async fn reconcile_app(app: &App, ctx: &Context, stores: &apply::Stores) -> Result<Action> {
     let client = &ctx.client;
     let namespace = app.namespace().ok_or(Error::MissingField("namespace"))?;
     let name = app.name_any();
     let deadline = app.spec.progress_deadline();
     let status = app.status.clone().unwrap_or_default();
 
-    // Resolve the desired release and read what runs at once (a promote waited for each read
-    // in turn), then decide what to render.
+    // Resolve the desired release, take what runs from the watches, then decide what to render.
     let resolving = async {
         match &app.spec.release {
             Some(r) => Ok(Some(
@@ -107,8 +144,9 @@ async fn reconcile_app(app: &App, ctx: &Context) -> Result<Action> {
             None => Ok::<_, Error>(None),
         }
     };
-    let (desired, live) =
-        futures::future::try_join(resolving, apply::live(client, &namespace, &name)).await?;
+    stores.ready().await;
+    let live = stores.live(&namespace, &name);
+    let desired = resolving.await?;
     let mut invalid = desired
         .as_ref()
         .and_then(|d| d.as_ref().err())
@@ -237,7 +275,8 @@ async fn publish(
     }
 }
 
-fn error_policy(app: Arc<App>, error: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy(app: Arc<App>, error: &Error, ctx: Arc<AppContext>) -> Action {
+    let ctx = &ctx.ctx;
     ctx.metrics.failed("app", error.metric_label());
     tracing::warn!(app = %app.name_any(), error = %error, "Reconcile failed");
     let delay = match error.metric_label() {
