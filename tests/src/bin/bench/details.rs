@@ -234,6 +234,22 @@ pub fn sections(w: &mut String, config: &Config, results: &Results) {
             "| straight | {} |",
             spread_ms(&Summary::of_ms(&r.straight))
         );
+        let extra: Vec<f64> = r
+            .slipway
+            .iter()
+            .zip(&r.straight)
+            .map(|(s, p)| ms(s) - ms(p))
+            .collect();
+        let extra = Summary::of(&extra);
+        let _ = writeln!(
+            w,
+            "| Slipway − straight, pair by pair | p50 {} ms (IQR {}–{}, min {}, max {}) |",
+            Num(extra.p50),
+            Num(extra.q1),
+            Num(extra.q3),
+            Num(extra.min),
+            Num(extra.max)
+        );
         let s = Summary::of(&r.ratios);
         let _ = writeln!(
             w,

@@ -237,7 +237,9 @@ pub fn render(config: &Config, machine: &Machine, results: &Results) -> String {
          defaults (no client-side rate limit).\n"
     );
     details::sections(w, config, results);
-    let _ = writeln!(w, "{}", include_str!("notes.md").trim_end());
+    // Read when the report is written, so the analysis can follow the figures of this run.
+    let notes = workspace_root().join("tests/src/bin/bench/notes.md");
+    let _ = writeln!(w, "{}", read(&notes.to_string_lossy()).trim_end());
     let _ = writeln!(w, "\n## Reproduce\n");
     let _ = writeln!(
         w,
