@@ -7,7 +7,7 @@ use kube::api::ListParams;
 use slipway_crds::env::Env;
 use slipway_tests::cli::convox;
 use slipway_tests::realnode::{http_get, image, kubectl, testapp_manifest};
-use slipway_tests::slipway::{create_app, create_release, promote, running, wait_app};
+use slipway_tests::slipway::{create_app, create_release, running, wait_app};
 use slipway_tests::{Node, deployment_rolled_out, helm, pod_ready, wait_for, with_temp_ns_on};
 
 use super::rolled_back;
@@ -53,7 +53,7 @@ async fn the_charts_operator_runs_from_its_image_and_rolls_real_apps() {
             let manifest = testapp_manifest(&[], "");
             create_release(&team, &app, "rreleaseone", &manifest, &greeting("one")).await;
             create_release(&team, &app, "rreleasetwo", &manifest, &greeting("two")).await;
-            promote(&team, "web", "rreleaseone").await;
+            promote(&team, "RRELEASEONE").await;
             wait_app(
                 &team,
                 "web",
@@ -61,7 +61,7 @@ async fn the_charts_operator_runs_from_its_image_and_rolls_real_apps() {
                 running("rreleaseone"),
             )
             .await;
-            promote(&team, "web", "rreleasetwo").await;
+            promote(&team, "RRELEASETWO").await;
             wait_app(
                 &team,
                 "web",
@@ -81,7 +81,12 @@ async fn the_charts_operator_runs_from_its_image_and_rolls_real_apps() {
             // A release whose pods never pass their probe is rolled back by itself.
             let never = testapp_manifest(&["NEVER_READY=1"], "");
             create_release(&team, &app, "rneverready", &never, &greeting("never")).await;
-            promote(&team, "web", "rneverready").await;
+            // A Convox promote waits for the rollout and says it was rolled back.
+            let failed = convox(team.name(), "web", &["releases", "promote", "RNEVERREADY"]).await;
+            assert!(
+                !failed.ok(),
+                "a promote of a release that never gets ready fails"
+            );
             let serving = wait_app(&team, "web", "an automatic rollback", |s| {
                 let good = s.release.clone().unwrap_or_default();
                 rolled_back("rneverready", "ProgressDeadlineExceeded", &good)(s)
@@ -103,6 +108,12 @@ async fn the_charts_operator_runs_from_its_image_and_rolls_real_apps() {
         .await;
     })
     .await;
+}
+
+/// `convox releases promote ID -a web`, as a person does it.
+async fn promote(ns: &slipway_tests::TestNamespace, id: &str) {
+    let promote = convox(ns.name(), "web", &["releases", "promote", id]).await;
+    assert!(promote.ok(), "promote {id} failed: {}", promote.error());
 }
 
 /// Waits until the app's web Service answers `want`, asked from one of its own pods.
