@@ -430,3 +430,29 @@ EOF
     die "the real node's smoke pod is Ready but its log could not be read: $(kctl -n testenv-real logs smoke 2>&1 | tail -n 3)"
   kctl -n testenv-real delete pod smoke --wait=true --timeout=30s >/dev/null
 }
+
+# `testenv expose NAMESPACE/SERVICE [PORT]`: the Service reachable from the host at
+# 127.0.0.1:PORT (the first free one from 18080 by default) through the node's kube-proxy, so
+# it follows rollouts; `down` stops it.
+expose() {
+  local target=${1:-} port=${2:-} address
+  [[ $target == */* ]] || die "usage: testenv expose NAMESPACE/SERVICE [PORT]"
+  [ -s "$PIDS" ] && [ -f "$PORTS_FILE" ] || die "nothing runs from $TESTENV_DIR: run \`testenv up\` first"
+  # shellcheck source=/dev/null
+  . "$PORTS_FILE"
+  NODE_HOLDER=$(awk '$1 == "node-namespace" { print $2 }' "$PIDS")
+  [ -n "$NODE_HOLDER" ] || die "no real node runs in $TESTENV_DIR"
+  address=$(kctl -n "${target%/*}" get service "${target#*/}" -o 'jsonpath={.spec.clusterIP}:{.spec.ports[0].port}') ||
+    die "no Service $target"
+  lock_ports
+  if [ -z "$port" ]; then
+    TAKEN_PORTS=" "
+    assign_port EXPOSE_PORT 18080
+    port=$EXPOSE_PORT
+  fi
+  port_in_use "$port" && die "port $port is taken on 127.0.0.1"
+  start_relay_in_node relay-expose-node "UNIX-LISTEN:$NODE_DIR/sockets/$port.sock,fork,unlink-early" "TCP:$address"
+  start_relay relay-expose-host "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$NODE_DIR/sockets/$port.sock"
+  unlock_ports
+  echo "http://127.0.0.1:$port"
+}
