@@ -7,12 +7,13 @@ fn container(yaml: &str) -> ContainerStatus {
 }
 
 fn pod_with(yaml: &str) -> Pod {
-    let mut pod = Pod::default();
-    pod.status = Some(k8s_openapi::api::core::v1::PodStatus {
-        container_statuses: Some(vec![container(yaml)]),
-        ..Default::default()
-    });
-    pod
+    Pod {
+        status: Some(k8s_openapi::api::core::v1::PodStatus {
+            container_statuses: Some(vec![container(yaml)]),
+            ..Default::default()
+        }),
+        ..Pod::default()
+    }
 }
 
 #[test]
