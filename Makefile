@@ -22,8 +22,8 @@ unit:
 ## cluster: first alone the test of the test control plane itself (three at once, the host
 ## left as it was); then one control plane with kwok's node and the real node up, the
 ## operator's image pushed to its registry, the cluster tests (with the reliability suite's
-## quick subset), then alone the fault tests that restart the API server and etcd, the control
-## plane down (even on failure)
+## quick subset), then alone the fault tests that restart the API server and etcd and stop the
+## real node's kubelet and containerd, the control plane down (even on failure)
 cluster: build image-build
 	$(TESTENV) build
 	cargo test -p slipway-tests --features cluster --no-run
@@ -33,6 +33,7 @@ cluster: build image-build
 	  $(TESTENV) image operator >/dev/null || status=$$?; \
 	  [ $$status -ne 0 ] || cargo test -p slipway-tests --features cluster -- --test-threads=2 || status=$$?; \
 	  if [ $$status -eq 0 ]; then cargo test -p slipway-tests --features cluster --test faults -- --ignored || status=$$?; fi; \
+	  if [ $$status -eq 0 ]; then cargo test -p slipway-tests --features cluster --test node_faults -- --ignored --test-threads=1 || status=$$?; fi; \
 	  if [ $$status -ne 0 ]; then $(TESTENV) logs; fi; $(TESTENV) down; exit $$status
 
 ## reliability: the whole reliability suite (faults, races, bad input, secrecy) on a control
@@ -41,12 +42,13 @@ RELIABILITY_TESTENV_DIR := $(CURDIR)/target/testenv-reliability
 RELIABILITY_TESTS := --test badinput --test crash --test race --test secrecy
 reliability: build
 	$(TESTENV) build
-	cargo test -p slipway-tests --features cluster $(RELIABILITY_TESTS) --test faults --no-run
+	cargo test -p slipway-tests --features cluster $(RELIABILITY_TESTS) --test faults --test node_faults --no-run
 	@export TESTENV_DIR=$(RELIABILITY_TESTENV_DIR) KUBECONFIG=$(RELIABILITY_TESTENV_DIR)/kubeconfig SLIPWAY_RELIABILITY=full; \
 	  trap '$(TESTENV) down' EXIT; trap 'exit 130' INT TERM; \
 	  $(TESTENV) up && \
 	  cargo test -p slipway-tests --features cluster $(RELIABILITY_TESTS) -- --test-threads=2 && \
-	  cargo test -p slipway-tests --features cluster --test faults -- --ignored || { $(TESTENV) logs; exit 1; }
+	  cargo test -p slipway-tests --features cluster --test faults -- --ignored && \
+	  cargo test -p slipway-tests --features cluster --test node_faults -- --ignored --test-threads=1 || { $(TESTENV) logs; exit 1; }
 
 ## run: a local control plane, the operator and the example app; Ctrl-C stops everything
 run: build

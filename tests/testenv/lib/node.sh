@@ -73,9 +73,18 @@ start_real_node() {
   start_in_node registry env OTEL_TRACES_EXPORTER=none "$CACHE_BIN/registry" serve "$NODE_DIR/registry.yml"
   wait_until relay-registry-host 30 curl -fsS "http://127.0.0.1:$TESTENV_REGISTRY_PORT/v2/"
   push_base_images
+  start_containerd
+  kubernetes_service_endpoint
+  start_kubelet
+  start_kube_proxy
+}
+
+start_containerd() {
   start_in_node containerd containerd --config "$NODE_DIR/containerd.toml"
   wait_until containerd 30 in_node ctr --address /run/containerd/containerd.sock version
-  kubernetes_service_endpoint
+}
+
+start_kubelet() {
   start_in_node kubelet "$CACHE_BIN/kubelet" \
     --config="$NODE_DIR/kubelet.yaml" \
     --kubeconfig="$NODE_DIR/kubelet.kubeconfig" \
@@ -84,7 +93,16 @@ start_real_node() {
     --node-labels="$REAL_NODE_SELECTOR" \
     --root-dir="$NODE_DIR/kubelet" \
     --cert-dir="$NODE_DIR/kubelet/pki"
+}
+
+start_kube_proxy() {
   start_in_node kube-proxy "$CACHE_BIN/kube-proxy" --config="$NODE_DIR/kube-proxy.yaml"
+}
+
+# For restarts: the holder of the running node's namespaces.
+find_real_node() {
+  NODE_HOLDER=$(awk '$1 == "node-namespace" { print $2 }' "$PIDS")
+  [ -n "$NODE_HOLDER" ] && is_component node-namespace "$NODE_HOLDER" || die "no real node runs in $TESTENV_DIR"
 }
 
 # After the control plane is up: the node registered and Ready, and a real pod serves HTTP.
@@ -440,8 +458,7 @@ expose() {
   [ -s "$PIDS" ] && [ -f "$PORTS_FILE" ] || die "nothing runs from $TESTENV_DIR: run \`testenv up\` first"
   # shellcheck source=/dev/null
   . "$PORTS_FILE"
-  NODE_HOLDER=$(awk '$1 == "node-namespace" { print $2 }' "$PIDS")
-  [ -n "$NODE_HOLDER" ] || die "no real node runs in $TESTENV_DIR"
+  find_real_node
   address=$(kctl -n "${target%/*}" get service "${target#*/}" -o 'jsonpath={.spec.clusterIP}:{.spec.ports[0].port}') ||
     die "no Service $target"
   lock_ports
