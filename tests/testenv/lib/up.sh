@@ -254,13 +254,16 @@ etcd_healthy() {
   curl -fsS "http://127.0.0.1:$TESTENV_ETCD_PORT/health" | grep -q '"health":"true"'
 }
 
-# In a mount namespace of its own, whose /etc/hosts maps the real node's name to 127.0.0.1:
-# it reaches the kubelet through the node's relay, as real clusters reach it by name.
+# With the real node, in a mount namespace of its own whose /etc/hosts maps the node's name to
+# 127.0.0.1: it reaches the kubelet through the node's relay, as real clusters reach it by name.
 start_apiserver() {
   write_apiserver_files
-  start_component kube-apiserver unshare --mount --propagation private -- \
-    sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$TESTENV_DIR/apiserver/hosts" \
-    "$CACHE_BIN/kube-apiserver" \
+  local launcher=()
+  if real_node_enabled; then
+    launcher=(unshare --mount --propagation private --
+      sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$TESTENV_DIR/apiserver/hosts")
+  fi
+  start_component kube-apiserver "${launcher[@]}" "$CACHE_BIN/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$TESTENV_ETCD_PORT" \
     --bind-address=127.0.0.1 \
     --advertise-address=127.0.0.1 \
