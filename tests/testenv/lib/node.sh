@@ -53,9 +53,6 @@ install_node_packages() {
   echo "testenv: installing $NODE_PACKAGES"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $NODE_PACKAGES >/dev/null ||
     die "installing $NODE_PACKAGES failed"
-  # Debian starts containerd on install where an init system runs; the node runs its own.
-  command -v systemctl >/dev/null && systemctl is-active --quiet containerd 2>/dev/null &&
-    systemctl disable --now containerd >/dev/null 2>&1 || true
 }
 
 start_real_node() {
@@ -66,8 +63,9 @@ start_real_node() {
   write_node_configs
   start_component node-namespace unshare --mount --net --propagation private -- \
     bash "$HERE/node/namespace.sh" "$NODE_DIR" "$NODE_IP"
-  NODE_HOLDER=$(awk '$1 == "node-namespace" { print $2 }' "$PIDS")
+  find_real_node
   readlink "/proc/$NODE_HOLDER/ns/mnt" >"$NODE_DIR/mntns"
+  readlink "/proc/$NODE_HOLDER/ns/net" >"$NODE_DIR/netns"
   start_relays
   # The registry exports traces unless told not to.
   start_in_node registry env OTEL_TRACES_EXPORTER=none "$CACHE_BIN/registry" serve "$NODE_DIR/registry.yml"
@@ -210,13 +208,13 @@ node_cgroup_pids() {
   find /sys/fs/cgroup/*/"$root" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u
 }
 
-# After the recorded processes: whatever is left in the node's mount namespace (containerd's
-# shims), then the node's cgroups, deepest first.
+# After the recorded processes: whatever is left in both of the node's namespaces (containerd's
+# shims; a namespace's number alone could be reused once it is gone), then the node's cgroups,
+# deepest first.
 clean_real_node() {
   [ -f "$NODE_DIR/mntns" ] || return 0
-  local ns left pid
-  ns=$(cat "$NODE_DIR/mntns")
-  left=$(node_namespace_pids "$ns")
+  local left
+  left=$(node_namespace_pids "$(cat "$NODE_DIR/mntns")" "$(cat "$NODE_DIR/netns" 2>/dev/null)")
   if [ -n "$left" ]; then
     kill -KILL $left 2>/dev/null || true
     wait_exit 5 $left || true
@@ -227,13 +225,15 @@ clean_real_node() {
     find /sys/fs/cgroup/*/"$root" -depth -type d -exec rmdir {} + 2>/dev/null || true
     rm -f "$NODE_DIR/cgroup-root"
   fi
-  rm -f "$NODE_DIR/mntns"
+  rm -f "$NODE_DIR/mntns" "$NODE_DIR/netns"
 }
 
 node_namespace_pids() {
-  local ns=$1 dir
+  local mnt=$1 net=$2 dir
   for dir in /proc/[0-9]*; do
-    if [ "$(readlink "$dir/ns/mnt" 2>/dev/null)" = "$ns" ]; then echo "${dir#/proc/}"; fi
+    if [ "$(readlink "$dir/ns/mnt" 2>/dev/null)" = "$mnt" ] && [ "$(readlink "$dir/ns/net" 2>/dev/null)" = "$net" ]; then
+      echo "${dir#/proc/}"
+    fi
   done
 }
 
