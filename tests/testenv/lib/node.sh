@@ -462,12 +462,17 @@ expose() {
   address=$(kctl -n "${target%/*}" get service "${target#*/}" -o 'jsonpath={.spec.clusterIP}:{.spec.ports[0].port}') ||
     die "no Service $target"
   lock_ports
+  local mine
+  mine=$(tail -n 1 "$RESERVATION" 2>/dev/null || true)
+  reserved_ports
+  TAKEN_PORTS=" $RESERVED_PORTS $mine "
   if [ -z "$port" ]; then
-    TAKEN_PORTS=" "
     assign_port EXPOSE_PORT 18080
     port=$EXPOSE_PORT
   fi
   port_in_use "$port" && die "port $port is taken on 127.0.0.1"
+  [[ " $RESERVED_PORTS $mine " == *" $port "* ]] && die "port $port is held by a testenv"
+  { echo "$TESTENV_DIR"; echo "$mine $port "; } >"$RESERVATION"
   start_relay_in_node relay-expose-node "UNIX-LISTEN:$NODE_DIR/sockets/$port.sock,fork,unlink-early" "TCP:$address"
   start_relay relay-expose-host "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$NODE_DIR/sockets/$port.sock"
   unlock_ports

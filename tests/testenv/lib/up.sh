@@ -73,7 +73,7 @@ down() {
   done < <(tac "$PIDS")
   wait_exit 10 "${stopping[@]}" || kill_remaining "${stopping[@]}"
   clean_real_node
-  rm -f "$PIDS"
+  rm -f "$PIDS" "$RESERVATION"
   echo "testenv: stopped the control plane in $TESTENV_DIR"
 }
 
@@ -126,9 +126,14 @@ fresh_dir() {
   touch "$TESTENV_DIR/.testenv"
 }
 
+# Every running testenv lists its ports here, so a port another one holds is never chosen,
+# not even while that one restarts the component bound to it.
+RESERVATIONS=${TESTENV_CACHE:-$HOME/.cache/slipway-testenv}/ports
+RESERVATION=$RESERVATIONS/$(echo "$TESTENV_DIR" | sha256sum | cut -c1-16)
+
 lock_ports() {
-  local lock=${TESTENV_CACHE:-$HOME/.cache/slipway-testenv}/ports.lock
-  mkdir -p "$(dirname "$lock")"
+  local lock=$RESERVATIONS.lock
+  mkdir -p "$RESERVATIONS"
   exec 9>"$lock"
   flock --timeout 300 9 || die "waited 5 minutes for another testenv to finish choosing its ports ($lock)"
 }
@@ -138,9 +143,11 @@ unlock_ports() {
   exec 9>&-
 }
 
-# Ports come from the environment when set, else the first free one from a default.
+# Ports come from the environment when set, else the first free one from a default that no
+# other running testenv holds.
 pick_ports() {
-  TAKEN_PORTS=" "
+  reserved_ports
+  TAKEN_PORTS=" $RESERVED_PORTS "
   assign_port TESTENV_ETCD_PORT 12379
   assign_port TESTENV_ETCD_PEER_PORT 12380
   assign_port TESTENV_APISERVER_PORT 16443
@@ -153,6 +160,22 @@ pick_ports() {
     TESTENV_CONTROLLER_MANAGER_PORT TESTENV_SCHEDULER_PORT TESTENV_KUBELET_PORT TESTENV_REGISTRY_PORT; do
     echo "$var=${!var}"
   done >"$PORTS_FILE"
+  { echo "$TESTENV_DIR"; echo "$TAKEN_PORTS"; } >"$RESERVATION"
+}
+
+# The ports of the testenvs whose processes still run.
+reserved_ports() {
+  local file dir
+  RESERVED_PORTS=""
+  for file in "$RESERVATIONS"/*; do
+    [ -f "$file" ] && [ "$file" != "$RESERVATION" ] || continue
+    dir=$(head -n 1 "$file")
+    if [ -s "$dir/pids" ]; then
+      RESERVED_PORTS+=" $(tail -n 1 "$file")"
+    else
+      rm -f "$file"
+    fi
+  done
 }
 
 assign_port() {
