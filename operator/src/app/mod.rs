@@ -173,7 +173,7 @@ async fn reconcile_app(app: &App, ctx: &Context, stores: &apply::Stores) -> Resu
             .controller_owner_ref(&())
             .ok_or(Error::MissingField("uid"))?;
         let replicas = live_replicas(&live.deployments);
-        let rendered = render::render(&target.plan, &owner, &replicas);
+        let rendered = render::render_with(&target.plan, &owner, &replicas, &app.spec.services);
         let deployments = apply::apply(client, &namespace, &rendered, &live).await?;
         apply::prune(client, &namespace, &rendered, &live).await?;
         let observed: Vec<Option<&Deployment>> = deployments.iter().map(Some).collect();
