@@ -14,6 +14,15 @@ pub enum Error {
     /// The release does not exist, or belongs to another app.
     #[error("no such release: {0}")]
     NoSuchRelease(String),
+    /// The process (pod) does not exist, or belongs to another app.
+    #[error("no such process: {0}")]
+    NoSuchProcess(String),
+    /// The running release has no such service.
+    #[error("no such service: {0}")]
+    NoSuchService(String),
+    /// The command of `run` or `exec` ended with this exit status (passed through, no message).
+    #[error("exit status {0}")]
+    Exit(i32),
     /// The build does not exist, or belongs to another app.
     #[error("no such build: {0}")]
     NoSuchBuild(String),
@@ -79,11 +88,13 @@ pub enum Error {
         /// The release spec.release names now.
         other: String,
     },
-    /// A GitOps tool owns spec.release.
+    /// A GitOps tool owns a field of the App spec the CLI would write.
     #[error(
-        "spec.release of app {app} is managed by {manager}: make this change in git instead (or pass --force):\n{snippet}"
+        "{field} of app {app} is managed by {manager}: make this change in git instead (or pass --force):\n{snippet}"
     )]
     ManagedElsewhere {
+        /// The field, as `spec.release`.
+        field: String,
         /// App name.
         app: String,
         /// The field manager that owns spec.release.
