@@ -110,8 +110,13 @@ pub async fn scale(ctx: &Ctx, term: &mut Term, args: &ScaleArgs) -> Result<()> {
     let Some(service) = &args.service else {
         return Err(Error::Usage("1 arg required: the service to scale".into()));
     };
-    if !manifest.services.contains_key(service) {
+    let Some(svc) = manifest.services.get(service) else {
         return Err(Error::NoSuchService(service.clone()));
+    };
+    if let (Some(_), Some((min, max))) = (args.count, svc.scale.autoscale()) {
+        return Err(Error::Usage(format!(
+            "{service} autoscales from {min} to {max} (scale.count in convox.yml): change the range there"
+        )));
     }
     term.start(&format!("Scaling {service}"));
     let changes = BTreeMap::from([(service.clone(), fields)]);

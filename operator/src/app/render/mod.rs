@@ -54,10 +54,10 @@ pub fn render_with(
     let none = ServiceSettings::default();
     for (name, service) in &plan.manifest.services {
         let set = settings.get(name).unwrap_or(&none);
-        let count = set
-            .count
-            .or_else(|| replicas.get(name).copied())
-            .unwrap_or(service.scale.count);
+        let live = replicas.get(name).copied();
+        // An autoscaled service's count belongs to its HorizontalPodAutoscaler.
+        let fixed = set.count.filter(|_| service.scale.autoscale().is_none());
+        let count = fixed.or(live).unwrap_or(service.scale.count);
         rendered
             .deployments
             .push(deployment(plan, service, owner, count, set));
