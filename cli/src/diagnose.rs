@@ -1,4 +1,10 @@
 //! Why a promoted release was rolled back: the failing process, its reason, its last lines.
+//!
+//! The rollback removes the failed release's pods within a second, so what they showed is
+//! kept while the rollout is followed ([`Trouble::see`]), logs included, and told at the end.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
@@ -67,29 +73,85 @@ pub fn pick(pods: &[Pod], release: &str) -> Option<(Diagnosis, bool)> {
     best.map(|(_, d, previous)| (d, previous))
 }
 
-/// Prints why `release` was rolled back, as far as its pods tell; never fails the command.
-pub async fn explain(ctx: &Ctx, term: &mut Term, release: &str) {
-    let selector = format!("{}={},{}={release}", labels::APP, ctx.app, labels::RELEASE);
-    let Ok(pods) = ctx
-        .pods()
-        .list(&ListParams::default().labels(&selector))
-        .await
-    else {
-        return;
-    };
-    let Some((mut diagnosis, previous)) = pick(&pods.items, release) else {
-        return;
-    };
+/// The label selector of a release's pods.
+pub fn selector(app: &str, release: &str) -> String {
+    format!("{}={app},{}={release}", labels::APP, labels::RELEASE)
+}
+
+/// What the pods of a release in trouble showed while a rollout was followed.
+#[derive(Default)]
+pub struct Trouble {
+    pods: HashMap<String, Pod>,
+    fetched: HashSet<(String, i32)>,
+    logs: Arc<Mutex<HashMap<String, Vec<String>>>>,
+}
+
+impl Trouble {
+    /// Keeps `pod` if it is in trouble, and fetches its last lines once per container restart.
+    pub fn see(&mut self, ctx: &Ctx, pod: Pod, release: &str) {
+        let Some((diagnosis, previous)) = pick(std::slice::from_ref(&pod), release) else {
+            return;
+        };
+        let restarts = pod
+            .status
+            .as_ref()
+            .and_then(|s| {
+                s.container_statuses
+                    .as_ref()?
+                    .first()
+                    .map(|c| c.restart_count)
+            })
+            .unwrap_or(0);
+        self.pods.insert(diagnosis.pod.clone(), pod);
+        if self.fetched.insert((diagnosis.pod.clone(), restarts)) {
+            let (pods, logs, name) = (ctx.pods(), self.logs.clone(), diagnosis.pod);
+            tokio::spawn(async move {
+                if let Some(lines) = last_lines(&pods, &name, previous).await {
+                    logs.lock().expect("logs lock").insert(name, lines);
+                }
+            });
+        }
+    }
+
+    /// Prints why `release` was rolled back: what was seen, else what its pods show now.
+    pub async fn explain(self, ctx: &Ctx, term: &mut Term, release: &str) {
+        let seen: Vec<Pod> = self.pods.into_values().collect();
+        let mut found = pick(&seen, release);
+        let params = ListParams::default().labels(&selector(&ctx.app, release));
+        if found.is_none()
+            && let Ok(list) = ctx.pods().list(&params).await
+        {
+            found = pick(&list.items, release);
+        }
+        let Some((mut diagnosis, previous)) = found else {
+            return;
+        };
+        let kept = self
+            .logs
+            .lock()
+            .expect("logs lock")
+            .get(&diagnosis.pod)
+            .cloned();
+        diagnosis.lines = match kept {
+            Some(lines) => lines,
+            None => last_lines(&ctx.pods(), &diagnosis.pod, previous)
+                .await
+                .unwrap_or_default(),
+        };
+        term.text(&diagnosis_text(&diagnosis));
+    }
+}
+
+/// The last lines of a process (of its crashed container when `previous`), if they can be read.
+async fn last_lines(pods: &kube::Api<Pod>, name: &str, previous: bool) -> Option<Vec<String>> {
     let params = LogParams {
         container: Some("main".to_string()),
         previous,
         tail_lines: Some(LAST_LINES),
         ..LogParams::default()
     };
-    if let Ok(text) = ctx.pods().logs(&diagnosis.pod, &params).await {
-        diagnosis.lines = text.lines().map(str::to_string).collect();
-    }
-    term.text(&diagnosis_text(&diagnosis));
+    let text = pods.logs(name, &params).await.ok()?;
+    Some(text.lines().map(str::to_string).collect())
 }
 
 #[cfg(test)]

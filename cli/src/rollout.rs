@@ -22,7 +22,7 @@ use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::output::Term;
 use crate::output::views::{event_line, gitops_snippet};
-use crate::store;
+use crate::{diagnose, store};
 
 /// How long events keep being printed after the outcome is known, so the last ones show.
 const DRAIN: Duration = Duration::from_millis(1500);
@@ -231,6 +231,14 @@ pub async fn follow(ctx: &Ctx, term: &mut Term, started: Started, stream: bool) 
             .boxed(),
         _ => futures::stream::pending().boxed(),
     };
+    // The target's pods, so that why it failed is known before the rollback removes them.
+    let by_release =
+        watcher::Config::default().labels(&diagnose::selector(&ctx.app, &started.target));
+    let mut pods = match stream {
+        true => watcher(ctx.pods(), by_release).default_backoff().boxed(),
+        false => futures::stream::pending().boxed(),
+    };
+    let mut trouble = diagnose::Trouble::default();
     let mut seen = started.seen.clone().unwrap_or_default();
     let mut printed = HashSet::new();
     let what = display_id(&started.target);
@@ -277,6 +285,11 @@ pub async fn follow(ctx: &Ctx, term: &mut Term, started: Started, stream: bool) 
                     }
                 }
             },
+            Some(item) = pods.next() => {
+                if let Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) = item {
+                    trouble.see(ctx, pod, &started.target);
+                }
+            },
             _ = &mut drain, if outcome.is_some() => break,
             _ = &mut deadline, if outcome.is_none() => {
                 return Err(Error::Timeout { after: started.timeout, what: format!("the rollout of {what}") });
@@ -287,7 +300,7 @@ pub async fn follow(ctx: &Ctx, term: &mut Term, started: Started, stream: bool) 
     let outcome = outcome.unwrap_or(Ok(()));
     if matches!(outcome, Err(Error::RolledBack)) {
         // Beyond Convox: why it was rolled back, before the error, so no second command is needed.
-        crate::diagnose::explain(ctx, term, &started.target).await;
+        trouble.explain(ctx, term, &started.target).await;
     }
     outcome
 }

@@ -506,6 +506,14 @@ async fn errors_change_nothing(ns: &TestNamespace, convox: &Convox, active_id: &
         run.stdout
     );
     assert!(!run.stdout.contains("\nOK\n"), "{}", run.stdout);
+    // Beyond Convox: why, before the error (kwok pods have no log lines to add).
+    let why = format!("Rolled back: process {APP}-web-");
+    let diagnosis = run.stdout.lines().find(|l| l.starts_with(&why));
+    assert!(
+        diagnosis.is_some_and(|l| l.contains("of service web failed: CrashLoopBackOff")),
+        "{}",
+        run.stdout
+    );
     run.error("rollback");
     let status = app(ns).await.status.unwrap_or_default();
     assert_eq!(
