@@ -91,7 +91,9 @@ fn read_opts(command: &Command) -> Option<&ReadOpts> {
             Some(PsCommand::Info { read, .. }) => Some(read),
             Some(PsCommand::Stop { .. }) => None,
         },
-        Command::Scale(a) => Some(&a.read),
+        Command::Scale(a) if a.count.is_none() && a.cpu.is_none() && a.memory.is_none() => {
+            Some(&a.read)
+        }
         Command::Services(a) if a.command.is_none() => Some(&a.read),
         _ => None,
     }

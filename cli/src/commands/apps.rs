@@ -20,7 +20,10 @@ pub async fn list(ctx: &Ctx, term: &mut Term, read: &ReadOpts) -> Result<()> {
         .await
         .map_err(|err| Error::kube(format!("listing apps in {}", ctx.namespace), err))?;
     let rows: Vec<_> = apps.items.iter().map(app_row).collect();
-    term.table(&render(read.output, &rows, || apps_table(&rows))?);
+    term.table(
+        read.output,
+        &render(read.output, &rows, || apps_table(&rows))?,
+    );
     Ok(())
 }
 

@@ -26,9 +26,10 @@ pub async fn list(ctx: &Ctx, term: &mut Term, limit: usize, read: &ReadOpts) -> 
     store::get_app(ctx).await?;
     let builds = store::list_builds(ctx).await?;
     let rows: Vec<_> = builds.iter().take(limit).map(build_view).collect();
-    term.table(&render(read.output, &rows, || {
-        builds_table(&rows, store::now())
-    })?);
+    term.table(
+        read.output,
+        &render(read.output, &rows, || builds_table(&rows, store::now()))?,
+    );
     Ok(())
 }
 

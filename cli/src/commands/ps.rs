@@ -39,9 +39,10 @@ pub async fn list(
         .filter(|p| release.as_ref().is_none_or(|r| &p.release == r))
         .collect();
     rows.sort_by(|a, b| (&a.service, &a.id).cmp(&(&b.service, &b.id)));
-    term.table(&render(read.output, &rows, || {
-        ps_table(&rows, store::now())
-    })?);
+    term.table(
+        read.output,
+        &render(read.output, &rows, || ps_table(&rows, store::now()))?,
+    );
     Ok(())
 }
 

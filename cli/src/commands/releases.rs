@@ -24,9 +24,10 @@ pub async fn list(ctx: &Ctx, term: &mut Term, limit: usize, read: &ReadOpts) -> 
         .take(limit)
         .map(|r| release_row(r, &app))
         .collect();
-    term.table(&render(read.output, &rows, || {
-        releases_table(&rows, store::now())
-    })?);
+    term.table(
+        read.output,
+        &render(read.output, &rows, || releases_table(&rows, store::now()))?,
+    );
     Ok(())
 }
 

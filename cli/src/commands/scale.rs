@@ -104,7 +104,10 @@ pub async fn scale(ctx: &Ctx, term: &mut Term, args: &ScaleArgs) -> Result<()> {
             .into_iter()
             .filter(|r| args.service.as_ref().is_none_or(|s| &r.service == s))
             .collect();
-        term.table(&render(args.read.output, &rows, || scale_table(&rows))?);
+        term.table(
+            args.read.output,
+            &render(args.read.output, &rows, || scale_table(&rows))?,
+        );
         return Ok(());
     }
     let Some(service) = &args.service else {
@@ -150,23 +153,12 @@ pub async fn services(ctx: &Ctx, term: &mut Term, read: &ReadOpts) -> Result<()>
     let app = store::get_app(ctx).await?;
     let manifest = running_manifest(ctx, &app).await?;
     let rows = service_rows(&manifest, &ctx.app, &ctx.namespace);
-    term.table(&render(read.output, &rows, || services_table(&rows))?);
+    term.table(
+        read.output,
+        &render(read.output, &rows, || services_table(&rows))?,
+    );
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_git_change_names_the_service_fields() {
-        let fields = BTreeMap::from([
-            ("count", json!(3)),
-            ("restartedAt", json!("2026-06-24T12:00:00Z")),
-        ]);
-        assert_eq!(
-            settings_snippet("myapp", "web", &fields),
-            "apiVersion: slipway.dev/v1alpha1\nkind: App\nmetadata:\n  name: myapp\nspec:\n  services:\n    web:\n      count: 3\n      restartedAt: \"2026-06-24T12:00:00Z\""
-        );
-    }
-}
+mod tests;

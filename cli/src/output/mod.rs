@@ -112,10 +112,10 @@ impl Term {
         }
     }
 
-    /// Writes a table, its header line coloured on a colour terminal.
-    pub fn table(&mut self, text: &str) {
+    /// Writes a table (in `format`), its header line coloured on a colour terminal.
+    pub fn table(&mut self, format: Format, text: &str) {
         match text.split_once('\n') {
-            Some((header, rest)) if self.colour => {
+            Some((header, rest)) if self.colour && format == Format::Text => {
                 self.text(&format!("{H1}{header}{RESET}\n{rest}"));
             }
             _ => self.text(text),

@@ -288,3 +288,27 @@ fn json_and_yaml_views() {
     assert_eq!(yaml, "app: myapp\nstatus: updating\nrelease: RBCDEFGHIJK\n");
     assert_eq!(render(Format::Text, &rows, || "t".into()).unwrap(), "t");
 }
+
+#[test]
+fn colour_only_on_a_colour_terminal_and_never_in_json() {
+    let (mut term, out) = Term::buffer(true);
+    term.colour = true;
+    term.table(Format::Text, "APP  STATUS\nmyapp  running\n");
+    term.table(Format::Json, "[\n]\n");
+    term.start("Scaling web");
+    term.ok();
+    assert_eq!(
+        out.text(),
+        "\x1b[38;5;246mAPP  STATUS\x1b[0m\nmyapp  running\n[\n]\nScaling web... \x1b[38;5;40mOK\x1b[0m\n"
+    );
+    let (mut plain, out) = Term::buffer(false);
+    plain.table(Format::Text, "APP  STATUS\n");
+    plain.ok();
+    assert_eq!(out.text(), "APP  STATUS\nOK\n");
+    assert_eq!(super::error_line("rollback", false), "ERROR: rollback");
+    assert_eq!(
+        super::error_line("rollback", true),
+        "\x1b[38;5;124mERROR: \x1b[0m\x1b[38;5;203mrollback\x1b[0m"
+    );
+    assert!(!super::colour_enabled(false));
+}
