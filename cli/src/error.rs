@@ -281,5 +281,23 @@ mod tests {
             Error::RolledBack.in_command("env set"),
             Error::RolledBack
         ));
+        assert_eq!(
+            Error::NoSuchProcess("myapp-web-1".into()).to_string(),
+            "no such process: myapp-web-1"
+        );
+        assert_eq!(
+            Error::NoSuchService("nope".into()).to_string(),
+            "no such service: nope"
+        );
+        let managed = Error::ManagedElsewhere {
+            field: "spec.services.web.count".into(),
+            app: "myapp".into(),
+            manager: "argocd-controller".into(),
+            snippet: "kind: App".into(),
+        };
+        assert_eq!(
+            managed.to_string(),
+            "spec.services.web.count of app myapp is managed by argocd-controller: make this change in git instead (or pass --force):\nkind: App"
+        );
     }
 }

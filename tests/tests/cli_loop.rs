@@ -237,3 +237,103 @@ async fn a_count_range_autoscales_and_ps_shows_the_processes() {
     })
     .await;
 }
+
+/// `convox env set` with `lines` on its stdin (a pipe, not a terminal).
+async fn env_set_from_stdin(ns: &TestNamespace, lines: &str) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(operator::binary("convox"))
+        .args(["-n", ns.name(), "-a", APP, "env", "set"])
+        .env("KUBECONFIG", slipway_tests::kubeconfig_path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("convox");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(lines.as_bytes())
+        .await
+        .expect("write stdin");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("convox env set");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn convox_habits_env_stdin_masks_manifest_cancel_and_the_wait_before_promoting() {
+    with_temp_ns("cli-habits", |ns| async move {
+        let _operator = operator::start(ns.name());
+        let app = create_app(&ns, APP, 60).await;
+        let padded = format!("\n\n{V1}\n\n");
+        create_release(&ns, &app, "rdddddddddd", &padded, &Default::default()).await;
+        let crashing = format!(
+            "{V1}    annotations:\n      - {}=true\n",
+            slipway_tests::CRASHLOOP_ANNOTATION
+        );
+        create_release(&ns, &app, "reeeeeeeeee", &crashing, &Default::default()).await;
+        promote(&ns, "RDDDDDDDDDD").await;
+
+        assert_eq!(
+            ok(&ns, &["releases", "manifest", "RDDDDDDDDDD"]).await,
+            format!("{}\n", V1.trim())
+        );
+        assert_eq!(
+            ok(&ns, &["env"]).await,
+            "\n",
+            "an empty env is one empty line"
+        );
+        let out = env_set_from_stdin(&ns, "# from a file\nA=1\nB=x=y\n").await;
+        assert!(out.starts_with("Setting A, B... OK\nRelease: R"), "{out}");
+        assert_eq!(ok(&ns, &["env"]).await, "A=1\nB=x=y\n");
+        let out = ok(&ns, &["env", "mask", "set", "B"]).await;
+        assert!(out.starts_with("Masking B... OK\nRelease: R"), "{out}");
+        assert_eq!(ok(&ns, &["env", "mask"]).await, "B\n");
+        let out = ok(&ns, &["env", "mask", "unset", "B"]).await;
+        assert!(out.starts_with("Unmasking B... OK\nRelease: R"), "{out}");
+        assert_eq!(ok(&ns, &["env", "mask"]).await, "\n");
+        let run = convox(ns.name(), APP, &["env", "mask", "set", "NOPE"]).await;
+        assert_eq!(run.error(), "env not found: NOPE");
+
+        assert_eq!(
+            ok(&ns, &["apps", "cancel", APP]).await,
+            "Nothing to cancel: myapp is running RDDDDDDDDDD\n"
+        );
+
+        // A promote while a rollout is in flight waits for it, as Convox does.
+        let namespace = ns.name().to_string();
+        let bad = tokio::spawn(async move {
+            convox(&namespace, APP, &["releases", "promote", "REEEEEEEEEE"]).await
+        });
+        wait_for(CONVERGE, "the crashing rollout to start", || async {
+            let app = ns
+                .api::<slipway_crds::App>()
+                .get(APP)
+                .await
+                .map_err(|e| e.to_string())?;
+            let phase = app.status.and_then(|s| s.phase);
+            if phase == Some(slipway_crds::AppPhase::Updating) {
+                Ok(())
+            } else {
+                Err(format!("{phase:?}"))
+            }
+        })
+        .await;
+        let out = ok(&ns, &["releases", "promote", "RDDDDDDDDDD"]).await;
+        assert!(
+            out.starts_with("Waiting for app to be ready... OK\nPromoting RDDDDDDDDDD... \n")
+                && out.ends_with("\nOK\n"),
+            "{out}"
+        );
+        let spec = ns.api::<slipway_crds::App>().get(APP).await.unwrap().spec;
+        assert_eq!(spec.release.as_deref(), Some("rdddddddddd"));
+        let bad = bad.await.expect("the first promote");
+        assert_eq!(bad.error(), "rollback", "{}", bad.stdout);
+    })
+    .await;
+}
