@@ -337,3 +337,74 @@ async fn convox_habits_env_stdin_masks_manifest_cancel_and_the_wait_before_promo
     })
     .await;
 }
+
+#[tokio::test]
+async fn logs_interleave_the_rollout_events_and_builds_tell_their_story() {
+    with_temp_ns("cli-logs", |ns| async move {
+        let _operator = operator::start(ns.name());
+        create_app(&ns, APP, 60).await;
+        let dir = std::env::temp_dir().join(format!("cli-logs-{}", ns.name()));
+        std::fs::create_dir_all(&dir).expect("app directory");
+        std::fs::write(dir.join("convox.yml"), V1).expect("convox.yml");
+
+        // `convox logs` follows while a deploy rolls out: the rollout's events are interleaved
+        // (kwok pods have no containers, so no process lines here; see the real node).
+        let mut follower = tokio::process::Command::new(operator::binary("convox"))
+            .args(["-n", ns.name(), "-a", APP, "logs"])
+            .env("KUBECONFIG", slipway_tests::kubeconfig_path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("convox logs");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let out = ok(&ns, &["deploy", dir.to_str().unwrap()]).await;
+        let build = out
+            .lines()
+            .find_map(|l| l.strip_prefix("Build:   "))
+            .expect("a build")
+            .to_string();
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        follower.start_kill().expect("stop convox logs");
+        let followed = follower
+            .wait_with_output()
+            .await
+            .expect("convox logs output");
+        let followed = String::from_utf8_lossy(&followed.stdout).into_owned();
+        assert!(
+            followed.contains(" system/k8s/app/myapp Status: "),
+            "{followed}"
+        );
+        assert!(followed.contains(" system/k8s/myapp-web "), "{followed}");
+
+        let snapshot = ok(&ns, &["logs", "--no-follow", "--since", "10m"]).await;
+        assert!(
+            snapshot.contains(" system/k8s/app/myapp Status: "),
+            "{snapshot}"
+        );
+        let filtered = ok(&ns, &["logs", "--no-follow", "--filter", "Scaled up"]).await;
+        assert!(
+            filtered.lines().all(|l| l.contains("Scaled up")),
+            "{filtered}"
+        );
+
+        let story = ok(&ns, &["builds", "logs", &build]).await;
+        let first = story.lines().next().unwrap_or_default();
+        assert!(
+            first.ends_with(&format!(" system/k8s/build/{build} Started")),
+            "{story}"
+        );
+        assert!(
+            story
+                .trim_end()
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .contains(" Complete: release R"),
+            "{story}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
+}

@@ -6,10 +6,11 @@ use std::collections::HashSet;
 use futures::{AsyncBufReadExt, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{ListParams, LogParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
-use slipway_crds::{App, labels};
+use slipway_crds::labels;
 use tokio::sync::mpsc;
 
 use crate::args::LogsArgs;
@@ -18,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::output::Term;
 use crate::output::logs::{log_line, passes, split_stamp};
 use crate::output::views::event_line;
-use crate::rollout::{event_object, event_time};
+use crate::rollout::event_time;
 use crate::store;
 
 /// The service of a process: its Deployment's, or the one `convox run` started it from.
@@ -36,12 +37,33 @@ pub fn started(pod: &Pod) -> Option<i32> {
     (state.running.is_some() || state.terminated.is_some()).then_some(status.restart_count)
 }
 
-fn deployments(app: &App) -> Vec<String> {
-    let name = app.name_any();
-    app.status
-        .iter()
-        .flat_map(|s| s.services.iter().map(|s| format!("{name}-{}", s.name)))
-        .collect()
+/// The object an event is about, when it is the app or one of its Deployments, ReplicaSets
+/// or Pods: `<app>-…`, unless another App's name is the longer match (`myapp-web` beside `myapp`).
+/// By name, not by the services running when `logs` started: a first deploy's events count too.
+pub fn event_of_app(event: &Event, app: &str, apps: &[String]) -> Option<String> {
+    let regarding = event.regarding.as_ref()?;
+    let name = regarding.name.as_deref()?;
+    let mine = |name: &str| {
+        name.starts_with(&format!("{app}-"))
+            && !apps.iter().any(|other| {
+                other.len() > app.len()
+                    && other.starts_with(&format!("{app}-"))
+                    && (name == other || name.starts_with(&format!("{other}-")))
+            })
+    };
+    match regarding.kind.as_deref()? {
+        "App" if name == app => Some(format!("app/{app}")),
+        "Deployment" | "ReplicaSet" | "Pod" if mine(name) => Some(name.to_string()),
+        _ => None,
+    }
+}
+
+/// The names of the namespace's Apps, to tell this app's objects from a longer-named app's.
+async fn app_names(ctx: &Ctx) -> Vec<String> {
+    match ctx.apps().list_metadata(&ListParams::default()).await {
+        Ok(list) => list.items.iter().map(|a| a.name_any()).collect(),
+        Err(_) => vec![],
+    }
 }
 
 fn params(args: &LogsArgs, since: Option<i64>, follow: bool) -> LogParams {
@@ -57,12 +79,13 @@ fn params(args: &LogsArgs, since: Option<i64>, follow: bool) -> LogParams {
 
 /// `convox logs`: follows until Ctrl-C, or prints what there is with `--no-follow`.
 pub async fn logs(ctx: &Ctx, term: &mut Term, args: &LogsArgs) -> Result<()> {
-    let app = store::get_app(ctx).await?;
+    store::get_app(ctx).await?;
     let since = Timestamp::now() - SignedDuration::from_secs(args.since.as_secs() as i64);
+    let apps = app_names(ctx).await;
     if args.no_follow {
-        snapshot(ctx, term, args, &app, since).await
+        snapshot(ctx, term, args, &apps, since).await
     } else {
-        follow(ctx, term, args, &app, since).await
+        follow(ctx, term, args, &apps, since).await
     }
 }
 
@@ -78,7 +101,7 @@ async fn snapshot(
     ctx: &Ctx,
     term: &mut Term,
     args: &LogsArgs,
-    app: &App,
+    apps: &[String],
     since: Timestamp,
 ) -> Result<()> {
     let selector = format!("{}={}", labels::APP, ctx.app);
@@ -97,11 +120,17 @@ async fn snapshot(
             continue;
         }
         let name = pod.name_any();
-        let text = ctx
-            .pods()
-            .logs(&name, &params(args, seconds, false))
-            .await
-            .map_err(|err| Error::kube(format!("reading the logs of {name}"), err))?;
+        let text = match ctx.pods().logs(&name, &params(args, seconds, false)).await {
+            Ok(text) => text,
+            Err(err) => match Error::kube(format!("reading the logs of {name}"), err) {
+                err @ Error::Forbidden(_) => return Err(err),
+                // One process whose log cannot be read (its node is gone) does not hide the rest.
+                err => {
+                    eprintln!("WARNING: {err}");
+                    continue;
+                }
+            },
+        };
         for raw in text.lines() {
             let (at, line) = split_stamp(raw);
             lines.push((at, log_line(at, &service, &name, line)));
@@ -110,13 +139,12 @@ async fn snapshot(
     if args.service.is_none()
         && let Ok(events) = ctx.events().list(&ListParams::default()).await
     {
-        let deployments = deployments(app);
         for event in &events.items {
             let at = event_time(event);
             if at.is_none_or(|at| at < since) {
                 continue;
             }
-            if let Some(object) = event_object(event, &ctx.app, &deployments) {
+            if let Some(object) = event_of_app(event, &ctx.app, apps) {
                 let note = event.note.clone().unwrap_or_default();
                 lines.push((at, event_line(at, &object, &note)));
             }
@@ -157,7 +185,7 @@ async fn follow(
     ctx: &Ctx,
     term: &mut Term,
     args: &LogsArgs,
-    app: &App,
+    apps: &[String],
     since: Timestamp,
 ) -> Result<()> {
     let selector = format!("{}={}", labels::APP, ctx.app);
@@ -171,7 +199,6 @@ async fn follow(
     // A process is streamed once per container start: a restart streams its new container.
     let mut streaming: HashSet<(String, i32)> = HashSet::new();
     let mut seen_events: HashSet<(String, String)> = HashSet::new();
-    let deployments = deployments(app);
     let seconds = args.since.as_secs().max(1) as i64;
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
@@ -199,7 +226,7 @@ async fn follow(
                     let key = (event.uid().unwrap_or_default(), event.resource_version().unwrap_or_default());
                     if at.is_some_and(|at| at >= since)
                         && seen_events.insert(key)
-                        && let Some(object) = event_object(&event, &ctx.app, &deployments)
+                        && let Some(object) = event_of_app(&event, &ctx.app, apps)
                     {
                         let line = event_line(at, &object, &event.note.clone().unwrap_or_default());
                         if passes(&line, filter) {
@@ -210,5 +237,46 @@ async fn follow(
             },
             _ = &mut interrupt => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, name: &str) -> Event {
+        serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "e" }, "eventTime": null,
+            "regarding": { "kind": kind, "name": name }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn events_belong_to_the_app_by_name_unless_a_longer_app_owns_them() {
+        let apps = vec![
+            "myapp".to_string(),
+            "myapp-web".to_string(),
+            "other".to_string(),
+        ];
+        let of = |kind, name| event_of_app(&event(kind, name), "myapp", &apps);
+        assert_eq!(of("App", "myapp").as_deref(), Some("app/myapp"));
+        assert_eq!(
+            of("Deployment", "myapp-worker").as_deref(),
+            Some("myapp-worker")
+        );
+        assert_eq!(
+            of("Pod", "myapp-worker-5d8c7-abcde").as_deref(),
+            Some("myapp-worker-5d8c7-abcde")
+        );
+        assert_eq!(
+            of("Deployment", "myapp-web"),
+            None,
+            "the App myapp-web's, not a service of myapp"
+        );
+        assert_eq!(of("ReplicaSet", "myapp-web-api-5d8c7"), None);
+        assert_eq!(of("Deployment", "other-web"), None);
+        assert_eq!(of("App", "other"), None);
+        assert_eq!(of("Secret", "myapp-x"), None);
     }
 }
