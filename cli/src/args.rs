@@ -207,6 +207,9 @@ pub struct BuildArgs {
     /// Print only the release ID on stdout, progress on stderr
     #[arg(long)]
     pub id: bool,
+    /// Accepted for Convox scripts: Slipway always waits for the build
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// `convox builds`.

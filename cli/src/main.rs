@@ -173,7 +173,7 @@ async fn dispatch(ctx: &Ctx, term: &mut Term, command: &Command) -> Result<()> {
         Command::Restart(a) => scale::restart(ctx, term, a.service.as_deref(), a.force).await,
         Command::Services(a) => match &a.command {
             None => scale::services(ctx, term, &a.read).await,
-            Some(ServicesCommand::Restart { service, force }) => {
+            Some(ServicesCommand::Restart { service, force, .. }) => {
                 scale::restart(ctx, term, Some(service), *force).await
             }
         },

@@ -100,7 +100,7 @@ pub struct ScaleArgs {
     /// Number of processes
     #[arg(long, value_name = "N")]
     pub count: Option<i32>,
-    /// CPU units (1024 = one CPU; Slipway requests N/1024 cores as millicores ≈ N)
+    /// CPU in millicores, as scale.cpu in convox.yml
     #[arg(long, value_name = "N")]
     pub cpu: Option<i32>,
     /// Memory in MB
@@ -152,5 +152,8 @@ pub enum ServicesCommand {
         /// Write the restart even when a GitOps tool manages it
         #[arg(long)]
         force: bool,
+        /// Accepted for Convox scripts: the restart rolls on in the cluster
+        #[arg(long)]
+        wait: bool,
     },
 }
