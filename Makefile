@@ -4,7 +4,7 @@ TESTENV := tests/testenv/testenv
 TESTENV_DIR ?= $(CURDIR)/target/testenv
 export TESTENV_DIR
 
-.PHONY: test unit cluster lint crds build run bench reliability testenv-up testenv-down
+.PHONY: test unit cluster lint crds build image-build image run bench reliability testenv-up testenv-down
 
 ## test: every check and every test, unit and cluster (builds the control plane if missing)
 test: lint unit cluster
@@ -19,16 +19,21 @@ lint:
 unit:
 	cargo test --workspace
 
-## cluster: the real control plane up, the cluster tests (with the reliability suite's quick
-## subset), then alone the fault tests that restart the API server and etcd, the control plane
-## down (even on failure)
-cluster: build
+## cluster: first alone the test of the test control plane itself (three at once, the host
+## left as it was); then one control plane with kwok's node and the real node up, the
+## operator's image pushed to its registry, the cluster tests (with the reliability suite's
+## quick subset), then alone the fault tests that restart the API server and etcd and stop the
+## real node's kubelet and containerd, the control plane down (even on failure)
+cluster: build image-build
 	$(TESTENV) build
 	cargo test -p slipway-tests --features cluster --no-run
+	cargo test -p slipway-tests --features cluster --test testenv -- --ignored
 	$(TESTENV) up
 	status=0; export KUBECONFIG=$(TESTENV_DIR)/kubeconfig; \
-	  cargo test -p slipway-tests --features cluster -- --test-threads=2 || status=$$?; \
+	  $(TESTENV) image operator >/dev/null || status=$$?; \
+	  [ $$status -ne 0 ] || cargo test -p slipway-tests --features cluster -- --test-threads=2 || status=$$?; \
 	  if [ $$status -eq 0 ]; then cargo test -p slipway-tests --features cluster --test faults -- --ignored || status=$$?; fi; \
+	  if [ $$status -eq 0 ]; then cargo test -p slipway-tests --features cluster --test node_faults -- --ignored --test-threads=1 || status=$$?; fi; \
 	  if [ $$status -ne 0 ]; then $(TESTENV) logs; fi; $(TESTENV) down; exit $$status
 
 ## reliability: the whole reliability suite (faults, races, bad input, secrecy) on a control
@@ -37,12 +42,13 @@ RELIABILITY_TESTENV_DIR := $(CURDIR)/target/testenv-reliability
 RELIABILITY_TESTS := --test badinput --test crash --test race --test secrecy
 reliability: build
 	$(TESTENV) build
-	cargo test -p slipway-tests --features cluster $(RELIABILITY_TESTS) --test faults --no-run
+	cargo test -p slipway-tests --features cluster $(RELIABILITY_TESTS) --test faults --test node_faults --no-run
 	@export TESTENV_DIR=$(RELIABILITY_TESTENV_DIR) KUBECONFIG=$(RELIABILITY_TESTENV_DIR)/kubeconfig SLIPWAY_RELIABILITY=full; \
 	  trap '$(TESTENV) down' EXIT; trap 'exit 130' INT TERM; \
 	  $(TESTENV) up && \
 	  cargo test -p slipway-tests --features cluster $(RELIABILITY_TESTS) -- --test-threads=2 && \
-	  cargo test -p slipway-tests --features cluster --test faults -- --ignored || { $(TESTENV) logs; exit 1; }
+	  cargo test -p slipway-tests --features cluster --test faults -- --ignored && \
+	  cargo test -p slipway-tests --features cluster --test node_faults -- --ignored --test-threads=1 || { $(TESTENV) logs; exit 1; }
 
 ## run: a local control plane, the operator and the example app; Ctrl-C stops everything
 run: build
@@ -52,6 +58,17 @@ run: build
 ## build: the operator and CLI binaries the cluster tests run
 build:
 	cargo build --bins
+
+## image-build: the release build of the operator that its image holds
+image-build:
+	cargo build --release --locked -p slipway-operator --bin slipway-operator
+
+## image: the operator's image without a container engine, pushed to IMAGE (a registry
+## reference; crane logs in with ~/.docker/config.json), e.g. make image IMAGE=ghcr.io/me/slipway-operator:0.1.0
+image: image-build
+	$(TESTENV) build
+	@[ -n "$(IMAGE)" ] || { echo "make image IMAGE=<registry>/<repository>:<tag>"; exit 2; }
+	$(TESTENV) image operator $(IMAGE)
 
 ## bench: the benchmarks (release builds) on a control plane of their own; writes BENCHMARKS.md.
 ## A missed goal does not fail; sizes come from BENCH_* variables (see BENCHMARKS.md).

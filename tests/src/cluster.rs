@@ -24,6 +24,32 @@ pub const NEVER_READY_ANNOTATION: &str = "testenv.slipway.dev/never-ready";
 /// CrashLoopBackOff whose restartCount rises every few seconds.
 pub const CRASHLOOP_ANNOTATION: &str = "testenv.slipway.dev/crashloop";
 
+/// The namespace annotation (of the PodNodeSelector admission plugin) that places its pods.
+pub const NODE_SELECTOR_ANNOTATION: &str = "scheduler.alpha.kubernetes.io/node-selector";
+/// The selector of the test control plane's real node (containerd, kubelet, kube-proxy).
+pub const REAL_NODE_SELECTOR: &str = "testenv.slipway.dev/node=real";
+
+/// Where a test namespace's pods run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Node {
+    /// kwok's fake node: pods "run" in a second with no container (the default).
+    Kwok,
+    /// The real node: containers run, probes and crashes are real.
+    Real,
+}
+
+impl Node {
+    fn namespace_annotations(self) -> Option<std::collections::BTreeMap<String, String>> {
+        (self == Node::Real).then(|| {
+            [(
+                NODE_SELECTOR_ANNOTATION.to_owned(),
+                REAL_NODE_SELECTOR.to_owned(),
+            )]
+            .into()
+        })
+    }
+}
+
 /// How often [`wait_for`] polls.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// Lines of each component log printed when a test fails.
@@ -79,13 +105,19 @@ pub struct TestNamespace {
 
 impl TestNamespace {
     /// Creates `<prefix>-<random>` and waits for its `default` ServiceAccount, without
-    /// which the apiserver refuses Pods.
+    /// which the apiserver refuses Pods. Its pods run on kwok's node.
     pub async fn create(client: &Client, prefix: &str) -> Self {
+        Self::create_on(client, prefix, Node::Kwok).await
+    }
+
+    /// [`TestNamespace::create`], with the namespace's pods placed on `node`.
+    pub async fn create_on(client: &Client, prefix: &str, node: Node) -> Self {
         let name = format!("{prefix}-{}", random_suffix(6));
         let namespace = Namespace {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
                 labels: Some([("testenv.slipway.dev/test".to_owned(), prefix.to_owned())].into()),
+                annotations: node.namespace_annotations(),
                 ..ObjectMeta::default()
             },
             ..Namespace::default()
@@ -156,8 +188,17 @@ where
     F: FnOnce(TestNamespace) -> Fut,
     Fut: Future<Output = ()>,
 {
+    with_temp_ns_on(Node::Kwok, prefix, test).await;
+}
+
+/// [`with_temp_ns`], with the namespace's pods placed on `node`.
+pub async fn with_temp_ns_on<F, Fut>(node: Node, prefix: &str, test: F)
+where
+    F: FnOnce(TestNamespace) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let client = client().await;
-    let ns = TestNamespace::create(&client, prefix).await;
+    let ns = TestNamespace::create_on(&client, prefix, node).await;
     let outcome = AssertUnwindSafe(test(ns.clone())).catch_unwind().await;
     if outcome.is_err() {
         print_namespace(&ns).await;

@@ -15,6 +15,8 @@ pub mod identity;
 #[cfg(feature = "cluster")]
 pub mod operator;
 #[cfg(feature = "cluster")]
+pub mod realnode;
+#[cfg(feature = "cluster")]
 pub mod reliability;
 #[cfg(feature = "cluster")]
 pub mod slipway;

@@ -2,15 +2,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
-use slipway_crds::labels;
-
-/// Restarts after which a crash-looping pod fails its rollout.
-pub const CRASH_LOOP_RESTARTS: i32 = 3;
-
-/// Waiting reasons of a container that cannot get its image.
-const IMAGE_PULL_REASONS: [&str; 3] = ["ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"];
-/// Waiting reason of a container that keeps crashing.
-const CRASH_LOOP_REASON: &str = "CrashLoopBackOff";
+use slipway_crds::{labels, pods};
 
 /// How far the rollout of a release has come.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,16 +89,10 @@ fn deployment_state(release: &str, deployment: &Deployment) -> RolloutState {
     }
 }
 
-/// Whether a pod shows trouble that can fail a rollout: a container waiting in a crash loop or
-/// for an image it cannot get. Other changes of a pod reach the App through its Deployment.
+/// Whether a pod shows trouble that can fail a rollout (the rule shared with the CLI). Other
+/// changes of a pod reach the App through its Deployment.
 pub fn in_trouble(pod: &Pod) -> bool {
-    let statuses = pod
-        .status
-        .iter()
-        .flat_map(|s| s.container_statuses.iter().flatten());
-    statuses
-        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
-        .any(|reason| reason == CRASH_LOOP_REASON || IMAGE_PULL_REASONS.contains(&reason))
+    pods::in_trouble(pod)
 }
 
 fn failing_pod(release: &str, pods: &[Pod]) -> Option<RolloutState> {
@@ -119,35 +105,13 @@ fn failing_pod(release: &str, pods: &[Pod]) -> Option<RolloutState> {
             == Some(release)
             && p.metadata.deletion_timestamp.is_none()
     });
-    for pod in of_release {
-        let name = pod.metadata.name.as_deref().unwrap_or_default();
-        let statuses = pod
-            .status
-            .iter()
-            .flat_map(|s| s.container_statuses.iter().flatten());
-        for container in statuses {
-            let waiting = container.state.as_ref().and_then(|s| s.waiting.as_ref());
-            let reason = waiting
-                .and_then(|w| w.reason.as_deref())
-                .unwrap_or_default();
-            if IMAGE_PULL_REASONS.contains(&reason) {
-                return Some(RolloutState::Failed {
-                    reason: "ImagePull",
-                    message: format!("pod {name} cannot pull its image ({reason})"),
-                });
-            }
-            if reason == CRASH_LOOP_REASON && container.restart_count >= CRASH_LOOP_RESTARTS {
-                return Some(RolloutState::Failed {
-                    reason: "CrashLoop",
-                    message: format!(
-                        "pod {name} is crash-looping ({} restarts)",
-                        container.restart_count
-                    ),
-                });
-            }
-        }
-    }
-    None
+    of_release.into_iter().find_map(|pod| {
+        let failure = pods::pod_failure(pod)?;
+        Some(RolloutState::Failed {
+            reason: failure.reason(),
+            message: failure.describe(pod.metadata.name.as_deref().unwrap_or_default()),
+        })
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 build_all() {
   export GOTOOLCHAIN=local GOFLAGS=-mod=mod
   mkdir -p "$CACHE_BIN"
+  install_node_packages
   if have_binaries; then
     echo "testenv: binaries cached in $CACHE_BIN"
     have_stages || copy_kwok_stages
@@ -16,13 +17,16 @@ build_all() {
   build_etcd
   build_kwok
   build_helm
+  build_tool registry github.com/distribution/distribution/v3/cmd/registry
+  build_tool crane github.com/google/go-containerregistry/cmd/crane
+  build_pause
   copy_kwok_stages
   echo "testenv: built in $((SECONDS - start))s"
 }
 
 have_binaries() {
   local b
-  for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+  for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kwok registry crane pause; do
     [ -x "$CACHE_BIN/$b" ] || return 1
   done
   have_helm
@@ -45,16 +49,39 @@ build_k8s() {
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
   done
-  [ -x "$CACHE_BIN/kube-scheduler" ] && [ -x "$CACHE_BIN/kube-apiserver" ] && [ -x "$CACHE_BIN/kube-controller-manager" ] && return 0
+  local b missing=0
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+    [ -x "$CACHE_BIN/$b" ] || missing=1
+  done
+  [ $missing = 0 ] && return 0
   (cd "$TOOLS/k8s" && go build -trimpath -ldflags "$ld" -o "$CACHE_BIN/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler) || die "building Kubernetes failed"
+    k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubelet \
+    k8s.io/kubernetes/cmd/kube-proxy) || die "building Kubernetes failed"
 }
 
 build_etcd() {
   [ -x "$CACHE_BIN/etcd" ] && return 0
   (cd "$TOOLS/etcd" && go build -trimpath -o "$CACHE_BIN/etcd" go.etcd.io/etcd/server/v3) || die "building etcd failed"
+}
+
+# A Go tool of the real node from its own tools module (tools/NAME), built static.
+build_tool() {
+  local name=$1 pkg=$2
+  [ -x "$CACHE_BIN/$name" ] && return 0
+  (cd "$TOOLS/$name" && CGO_ENABLED=0 go build -trimpath -o "$CACHE_BIN/$name.new.$$" "$pkg") || die "building $name failed"
+  mv "$CACHE_BIN/$name.new.$$" "$CACHE_BIN/$name"
+}
+
+# The pod sandbox's pause process, from the Kubernetes source in the module cache.
+build_pause() {
+  [ -x "$CACHE_BIN/pause" ] && return 0
+  local src
+  src=$(cd "$TOOLS/k8s" && go list -m -f '{{.Dir}}' k8s.io/kubernetes) || die "the Kubernetes module source was not found"
+  command -v gcc >/dev/null || die "gcc is needed to build the pause image's binary"
+  gcc -Os -static -DVERSION="$K8S_VERSION" -o "$CACHE_BIN/pause" "$src/build/pause/linux/pause.c" || die "building pause failed"
 }
 
 build_kwok() {

@@ -22,9 +22,13 @@ COMPONENT_CLIENT_FLAGS=(
 up() {
   local start=$SECONDS
   need_tools
+  real_node_enabled && node_preflight
   down
   fresh_dir
   trap up_failed EXIT
+  # Ports are chosen and bound under one machine-wide lock, so control planes started at
+  # the same instant never pick the same port.
+  lock_ports
   pick_ports
   make_certs
   make_kubeconfig
@@ -34,12 +38,16 @@ up() {
   start_controller_manager
   start_scheduler
   start_kwok
+  real_node_enabled && start_real_node
   wait_healthz kube-controller-manager "$TESTENV_CONTROLLER_MANAGER_PORT"
   wait_healthz kube-scheduler "$TESTENV_SCHEDULER_PORT"
+  unlock_ports
   create_node
   smoke_check
+  real_node_enabled && wait_real_node
   trap - EXIT
   echo "testenv: up in $((SECONDS - start))s, kube-apiserver on https://127.0.0.1:$TESTENV_APISERVER_PORT"
+  real_node_enabled && echo "testenv: real node $REAL_NODE_NAME; its registry is $REGISTRY in the cluster, 127.0.0.1:$TESTENV_REGISTRY_PORT from here"
   echo "export KUBECONFIG=$KUBECONFIG_FILE"
 }
 
@@ -52,9 +60,11 @@ up_failed() {
   exit "$rc"
 }
 
-# Stops only the processes recorded in $PIDS, newest first.
+# Stops only the processes recorded in $PIDS, newest first (the real node's pods before them,
+# what is left of the node after them).
 down() {
   [ -s "$PIDS" ] || return 0
+  stop_real_node_pods
   local name pid stopping=()
   while read -r name pid; do
     if is_component "$name" "$pid"; then
@@ -62,6 +72,7 @@ down() {
     fi
   done < <(tac "$PIDS")
   wait_exit 10 "${stopping[@]}" || kill_remaining "${stopping[@]}"
+  clean_real_node
   rm -f "$PIDS"
   echo "testenv: stopped the control plane in $TESTENV_DIR"
 }
@@ -97,7 +108,7 @@ print_logs() {
 
 need_tools() {
   local tool
-  for tool in openssl kubectl curl setsid tac; do
+  for tool in openssl kubectl curl setsid tac flock; do
     command -v "$tool" >/dev/null || die "$tool is needed to start the test control plane"
   done
 }
@@ -115,6 +126,18 @@ fresh_dir() {
   touch "$TESTENV_DIR/.testenv"
 }
 
+lock_ports() {
+  local lock=${TESTENV_CACHE:-$HOME/.cache/slipway-testenv}/ports.lock
+  mkdir -p "$(dirname "$lock")"
+  exec 9>"$lock"
+  flock --timeout 300 9 || die "waited 5 minutes for another testenv to finish choosing its ports ($lock)"
+}
+
+unlock_ports() {
+  flock --unlock 9
+  exec 9>&-
+}
+
 # Ports come from the environment when set, else the first free one from a default.
 pick_ports() {
   TAKEN_PORTS=" "
@@ -123,9 +146,11 @@ pick_ports() {
   assign_port TESTENV_APISERVER_PORT 16443
   assign_port TESTENV_CONTROLLER_MANAGER_PORT 20257
   assign_port TESTENV_SCHEDULER_PORT 20259
+  assign_port TESTENV_KUBELET_PORT 20250
+  assign_port TESTENV_REGISTRY_PORT 15000
   local var
   for var in TESTENV_ETCD_PORT TESTENV_ETCD_PEER_PORT TESTENV_APISERVER_PORT \
-    TESTENV_CONTROLLER_MANAGER_PORT TESTENV_SCHEDULER_PORT; do
+    TESTENV_CONTROLLER_MANAGER_PORT TESTENV_SCHEDULER_PORT TESTENV_KUBELET_PORT TESTENV_REGISTRY_PORT; do
     echo "$var=${!var}"
   done >"$PORTS_FILE"
 }
@@ -194,11 +219,21 @@ kctl() {
 # setsid keeps the components out of the caller's process group, so the cluster
 # outlives the shell that ran `up`; it execs, so $! is the component's own PID.
 # The log is appended to, so that a restart (lib/restart.sh) keeps what came before.
+# It returns once the process runs under its own name (after setsid, nsenter or a namespace
+# set-up script), so that a check of it never sees a launcher; fd 9 (the ports lock) is not
+# passed on.
 start_component() {
-  local name=$1
+  local name=$1 pid
   shift
-  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
-  echo "$name $!" >>"$PIDS"
+  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 9>&- &
+  pid=$!
+  echo "$name $pid" >>"$PIDS"
+  local deadline=$((SECONDS + 20))
+  until is_component "$name" "$pid"; do
+    pid_alive "$pid" || die "$name exited while starting (see $LOGS/$name.log)"
+    [ "$SECONDS" -lt "$deadline" ] || die "$name did not start within 20s (see $LOGS/$name.log)"
+    sleep 0.05
+  done
 }
 
 start_etcd() {
@@ -219,8 +254,16 @@ etcd_healthy() {
   curl -fsS "http://127.0.0.1:$TESTENV_ETCD_PORT/health" | grep -q '"health":"true"'
 }
 
+# With the real node, in a mount namespace of its own whose /etc/hosts maps the node's name to
+# 127.0.0.1: it reaches the kubelet through the node's relay, as real clusters reach it by name.
 start_apiserver() {
-  start_component kube-apiserver "$CACHE_BIN/kube-apiserver" \
+  write_apiserver_files
+  local launcher=()
+  if real_node_enabled; then
+    launcher=(unshare --mount --propagation private --
+      sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$TESTENV_DIR/apiserver/hosts")
+  fi
+  start_component kube-apiserver "${launcher[@]}" "$CACHE_BIN/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$TESTENV_ETCD_PORT" \
     --bind-address=127.0.0.1 \
     --advertise-address=127.0.0.1 \
@@ -234,10 +277,34 @@ start_apiserver() {
     --service-account-signing-key-file="$PKI/leaf.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --authorization-mode=Node,RBAC \
-    --enable-admission-plugins=OwnerReferencesPermissionEnforcement \
+    --enable-admission-plugins=OwnerReferencesPermissionEnforcement,NodeRestriction,PodNodeSelector \
+    --admission-control-config-file="$TESTENV_DIR/apiserver/admission.yaml" \
+    --kubelet-client-certificate="$PKI/leaf.crt" \
+    --kubelet-client-key="$PKI/leaf.key" \
+    --kubelet-certificate-authority="$PKI/ca.crt" \
+    --kubelet-preferred-address-types=Hostname,InternalIP \
     --allow-privileged=true \
     --profiling=false
   wait_until kube-apiserver 60 apiserver_ready
+}
+
+# Pods go to kwok's node unless their namespace names the real one
+# (scheduler.alpha.kubernetes.io/node-selector: testenv.slipway.dev/node=real).
+write_apiserver_files() {
+  local dir=$TESTENV_DIR/apiserver
+  mkdir -p "$dir"
+  { cat /etc/hosts; echo "127.0.0.1 $REAL_NODE_NAME"; } >"$dir/hosts"
+  cat >"$dir/admission.yaml" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: PodNodeSelector
+  path: $dir/podnodeselector.yaml
+EOF
+  cat >"$dir/podnodeselector.yaml" <<EOF
+podNodeSelectorPluginConfig:
+  clusterDefaultNodeSelector: "$KWOK_NODE_SELECTOR"
+EOF
 }
 
 apiserver_ready() {
@@ -287,7 +354,7 @@ start_kwok() {
   start_component kwok env KWOK_WORKDIR="$TESTENV_DIR/kwok" "$CACHE_BIN/kwok" \
     --kubeconfig="$KUBECONFIG_FILE" \
     --config="$TESTENV_DIR/kwok/stages.yaml" \
-    --manage-all-nodes=true \
+    --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-lease-duration-seconds=40 \
     --cidr="$POD_CIDR"
 }

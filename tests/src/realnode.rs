@@ -1,0 +1,85 @@
+//! The test control plane's real node: the images in its registry, and HTTP to real pods.
+
+use std::process::Command;
+
+use crate::cluster::{TestNamespace, kubeconfig_path, testenv_dir, workspace_root};
+
+/// The in-cluster reference, by digest, of an image `testenv up` (or `testenv image NAME`)
+/// pushed to the node's registry: `pause`, `busybox`, `testapp` or `operator`.
+pub fn image(name: &str) -> String {
+    let path = testenv_dir().join("node/images").join(name);
+    std::fs::read_to_string(&path)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|e| {
+            panic!(
+                "no image {name} in the node's registry ({}: {e}); run `tests/testenv/testenv up` \
+                 (and `tests/testenv/testenv image operator` for the operator)",
+                path.display()
+            )
+        })
+}
+
+/// The registry's address in the cluster (pods and the node's containerd pull from it).
+pub fn registry() -> String {
+    let image = image("testapp");
+    image.split('/').next().unwrap_or_default().to_owned()
+}
+
+/// A manifest of one `web` service of the test app, answering with `$GREETING`, whose other
+/// behaviour `environment` chooses (see tests/testenv/images/testapp.sh).
+pub fn testapp_manifest(environment: &[&str], extra: &str) -> String {
+    let mut env = vec!["ECHO=GREETING", "GREETING=hello"];
+    env.extend(environment);
+    let env: String = env.iter().map(|e| format!("      - {e}\n")).collect();
+    format!(
+        "services:\n  web:\n    image: {}\n    port: 8080\n    health:\n      path: /\n      \
+         interval: 2\n      grace: 1\n      timeout: 1\n    environment:\n{env}{extra}",
+        image("testapp")
+    )
+}
+
+/// Runs kubectl against the test control plane and returns its stdout, or what went wrong.
+pub fn kubectl(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig_path())
+        .current_dir(workspace_root())
+        .output()
+        .map_err(|e| format!("cannot run kubectl: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "kubectl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// The body of what `GET http://SERVICE:PORT/` answers, asked from inside pod `from` through
+/// the Service's cluster IP and kube-proxy (busybox nc: the image's wget crashes on
+/// non-loopback addresses).
+pub fn http_get(ns: &TestNamespace, from: &str, service: &str) -> Result<String, String> {
+    let address = kubectl(&[
+        "-n",
+        ns.name(),
+        "get",
+        "service",
+        service,
+        "-o",
+        "jsonpath={.spec.clusterIP} {.spec.ports[0].port}",
+    ])?;
+    let request = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {address}");
+    let response = kubectl(&["-n", ns.name(), "exec", from, "--", "sh", "-c", &request])?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("not an HTTP response: {response:?}"))?;
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        return Err(format!(
+            "answered {}",
+            head.lines().next().unwrap_or_default()
+        ));
+    }
+    Ok(body.trim().to_owned())
+}

@@ -1,0 +1,94 @@
+//! The operator's image, built without a container engine, against the Dockerfile that users
+//! with docker build from: the same entrypoint, user, port and binary path, no shell.
+
+use std::process::Command;
+
+use slipway_tests::{testenv_dir, workspace_root};
+
+/// The argument of the first `instruction` in the Dockerfile's final stage.
+fn dockerfile_final(instruction: &str) -> String {
+    let dockerfile =
+        std::fs::read_to_string(workspace_root().join("Dockerfile")).expect("Dockerfile");
+    let mut found = None;
+    for line in dockerfile.lines() {
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        if word.eq_ignore_ascii_case("FROM") {
+            found = None;
+        } else if word.eq_ignore_ascii_case(instruction) && found.is_none() {
+            found = Some(rest.trim().to_owned());
+        }
+    }
+    found.unwrap_or_else(|| panic!("no {instruction} in the Dockerfile's final stage"))
+}
+
+/// Runs `sh -c script` with `$CRANE` set to the testenv's crane, and returns its stdout.
+fn with_crane(script: &str) -> String {
+    let path = Command::new(workspace_root().join("tests/testenv/testenv"))
+        .args(["path", "crane"])
+        .output()
+        .expect("testenv path crane");
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .env("CRANE", String::from_utf8_lossy(&path.stdout).trim())
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_operator_image_matches_the_dockerfile() {
+    let ports = std::fs::read_to_string(testenv_dir().join("ports.env")).expect("ports.env");
+    let port = ports
+        .lines()
+        .find_map(|l| l.strip_prefix("TESTENV_REGISTRY_PORT="))
+        .expect("the registry's port");
+    let in_cluster = slipway_tests::realnode::image("operator");
+    let digest = in_cluster.split_once('@').expect("by digest").1;
+    let reference = format!("127.0.0.1:{port}/slipway/operator@{digest}");
+
+    let config = with_crane(&format!("\"$CRANE\" --insecure config {reference}"));
+    let config: serde_json::Value = serde_json::from_str(&config).expect("the image config");
+    let config = &config["config"];
+    let entrypoint: Vec<String> =
+        serde_json::from_str(&dockerfile_final("ENTRYPOINT")).expect("ENTRYPOINT in exec form");
+    assert_eq!(config["Entrypoint"], serde_json::json!(entrypoint));
+    assert_eq!(config["User"], dockerfile_final("USER").as_str());
+    let exposed = format!("{}/tcp", dockerfile_final("EXPOSE"));
+    assert!(
+        config["ExposedPorts"].get(&exposed).is_some(),
+        "{exposed}: {config}"
+    );
+    for label in [
+        "org.opencontainers.image.version",
+        "org.opencontainers.image.revision",
+    ] {
+        assert!(
+            config["Labels"].get(label).is_some(),
+            "label {label}: {config}"
+        );
+    }
+
+    let files = with_crane(&format!(
+        "\"$CRANE\" --insecure export {reference} - | tar -t"
+    ));
+    let files: Vec<&str> = files.lines().map(|f| f.trim_start_matches("./")).collect();
+    let copy = dockerfile_final("COPY");
+    let binary = copy.split_whitespace().last().expect("COPY's destination");
+    assert!(
+        files.contains(&binary.trim_start_matches('/')),
+        "{binary} in {files:?}"
+    );
+    assert!(
+        files.contains(&"etc/ssl/certs/ca-certificates.crt"),
+        "CA certificates"
+    );
+    assert!(
+        !files.iter().any(|f| f.ends_with("bin/sh")),
+        "no shell: {files:?}"
+    );
+}
