@@ -103,10 +103,13 @@ pub fn judge(app: &App, target: &str, generation: i64) -> Option<Result<()>> {
 pub fn event_object(event: &Event, app: &str, deployments: &[String]) -> Option<String> {
     let regarding = event.regarding.as_ref()?;
     let name = regarding.name.as_deref()?;
+    // `<deployment>-run-<5>` is a `convox run` process, not part of the rollout: a ReplicaSet's
+    // pod-template-hash never spells `run` (its alphabet has no vowels).
     let owned = |name: &str| {
-        deployments
-            .iter()
-            .any(|d| name.starts_with(&format!("{d}-")))
+        deployments.iter().any(|d| {
+            name.strip_prefix(&format!("{d}-"))
+                .is_some_and(|rest| !rest.starts_with("run-"))
+        })
     };
     match regarding.kind.as_deref()? {
         "App" if name == app => Some(format!("app/{app}")),
