@@ -43,7 +43,9 @@ async fn main() {
         }
     };
     match run(cli).await {
-        Ok(()) => {}
+        // At once: a read of stdin still blocked in a runtime thread (run, exec) must not hold
+        // the exit.
+        Ok(()) => std::process::exit(0),
         // The exit status of `run` and `exec` is the command's, with nothing added.
         Err(Error::Exit(code)) => std::process::exit(code),
         Err(err) => {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use slipway_crds::labels;
-use slipway_tests::cli::convox;
+use slipway_tests::cli::{convox, convox_tty};
 use slipway_tests::realnode::testapp_manifest;
 use slipway_tests::slipway::{CONVERGE, create_app, create_release, running, wait_app};
 use slipway_tests::{Node, TestNamespace, operator, wait_for, with_temp_ns_on};
@@ -131,6 +131,33 @@ async fn logs_run_exec_and_the_rollback_diagnosis_on_real_pods() {
         })
         .await;
         assert_eq!(ok(&ns, &["run", "web", "true"]).await, "");
+        // On a terminal: attached (raw mode through stty), the status passed through; a command
+        // that ends before the attach still shows its output.
+        let tty = convox_tty(
+            ns.name(),
+            APP,
+            &[
+                "run",
+                "web",
+                "sleep",
+                "2;",
+                "echo",
+                "attached;",
+                "exit",
+                "5",
+            ],
+        )
+        .await;
+        assert_eq!(tty.code, 5, "{}", tty.stdout);
+        assert!(tty.stdout.contains("attached"), "{}", tty.stdout);
+        let quick = convox_tty(
+            ns.name(),
+            APP,
+            &["run", "web", "echo", "quick;", "exit", "6"],
+        )
+        .await;
+        assert_eq!(quick.code, 6, "{}", quick.stdout);
+        assert!(quick.stdout.contains("quick"), "{}", quick.stdout);
         let detached = ok(&ns, &["run", "web", "--detach", "sleep", "30"]).await;
         let pid = detached
             .strip_prefix("Running detached process... OK, ")

@@ -225,9 +225,24 @@ async fn attach_or_stream(ctx: &Ctx, name: &str, interactive: bool, args: &RunAr
     }
     if interactive {
         let params = AttachParams::interactive_tty();
-        let attached = ctx.pods().attach(name, &params).await;
-        let attached = attached.map_err(|err| Error::kube(format!("attaching to {name}"), err))?;
-        return relay(attached, true).await;
+        match ctx.pods().attach(name, &params).await {
+            Ok(attached) => {
+                relay(attached, true).await?;
+                // An attach carries no exit status (an exec does): the pod tells it.
+                return Ok(wait(ctx, name, true, args).await?.unwrap_or(0));
+            }
+            Err(kube::Error::Api(status)) if status.code == 403 => {
+                return Err(Error::Forbidden(status.message));
+            }
+            // A short command can end before the attach: show what it wrote and how it ended.
+            Err(err) => match wait(ctx, name, true, args).await {
+                Ok(Some(code)) => {
+                    print_log(ctx, name, false).await?;
+                    return Ok(code);
+                }
+                _ => return Err(Error::kube(format!("attaching to {name}"), err)),
+            },
+        }
     }
     let interrupt = tokio::signal::ctrl_c();
     tokio::select! {
