@@ -18,8 +18,7 @@ use crate::output::logs::{Diagnosis, diagnosis_text};
 /// Lines of the failing process shown.
 const LAST_LINES: i64 = 10;
 
-/// The process of `release` in the worst trouble, its reason, and whether its logs are those of
-/// the previous (crashed) container.
+/// The process of `release` in the worst trouble, and whether to read its crashed container's log.
 pub fn pick(pods: &[Pod], release: &str) -> Option<(Diagnosis, bool)> {
     let mut best: Option<(u8, Diagnosis, bool)> = None;
     for pod in pods {

@@ -323,8 +323,8 @@ pub async fn promote(
     Ok(())
 }
 
-/// `Promoting R... `, and the newline before the stream when it streams (Convox writes it
-/// before the promote call, so a release that turns out missing leaves the line on stdout).
+/// `Promoting R... `, and the newline before the stream when it streams.
+// Convox writes it before the promote call: a release that turns out missing leaves the line.
 pub fn announce(term: &mut Term, id: &str, stream: bool) {
     term.start(&format!("Promoting {id}"));
     if stream {

@@ -37,9 +37,9 @@ pub fn started(pod: &Pod) -> Option<i32> {
     (state.running.is_some() || state.terminated.is_some()).then_some(status.restart_count)
 }
 
-/// The object an event is about, when it is the app or one of its Deployments, ReplicaSets
-/// or Pods: `<app>-…`, unless another App's name is the longer match (`myapp-web` beside `myapp`).
-/// By name, not by the services running when `logs` started: a first deploy's events count too.
+/// The object an event is about, when it is the app or one of its Deployments, ReplicaSets or Pods.
+// By name (`<app>-…`, unless another App's name is the longer match: `myapp-web` beside
+// `myapp`), not by the services running when `logs` started: a first deploy's events count too.
 pub fn event_of_app(event: &Event, app: &str, apps: &[String]) -> Option<String> {
     let regarding = event.regarding.as_ref()?;
     let name = regarding.name.as_deref()?;

@@ -44,8 +44,8 @@ pub fn exit_code(status: Option<&Status>) -> i32 {
         .unwrap_or(1)
 }
 
-/// The pod of a one-off process of `service` from `release`: the service's image, env and
-/// resources; no restart; labelled so no Service routes to it and no rollout counts it.
+/// The pod of a one-off process of `service` from `release`: its image, env and resources.
+// No restart; labelled so that no Service routes to it and no rollout counts it.
 pub fn run_pod(
     app: &App,
     release: &Release,

@@ -28,8 +28,8 @@ pub fn split_stamp(line: &str) -> (Option<Timestamp>, &str) {
     }
 }
 
-/// `convox builds logs`: the build's story as `<RFC3339> system/k8s/build/<B> <what>` lines,
-/// its events (time, note) in between; Slipway builds take images, so there is no builder output.
+/// `convox builds logs`: the build's story and events as `<RFC3339> system/k8s/build/<B>` lines.
+// Slipway builds take images: there is no builder output to show.
 pub fn build_log(
     build: &super::views::BuildView,
     events: &[(Option<Timestamp>, String)],

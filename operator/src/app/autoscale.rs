@@ -87,8 +87,7 @@ fn applied_now(wanted: &Deployment, live: &[Deployment]) -> bool {
         .is_none_or(|d| hash(d) != hash(wanted))
 }
 
-/// Applies the HPA of each autoscaled service whose Deployment this pass applied, and removes
-/// it from services that no longer autoscale.
+/// Applies the HPAs of the Deployments this pass applied; removes those of services that stopped autoscaling.
 pub async fn apply(
     client: &kube::Client,
     namespace: &str,
