@@ -334,6 +334,22 @@ async fn convox_habits_env_stdin_masks_manifest_cancel_and_the_wait_before_promo
         assert_eq!(spec.release.as_deref(), Some("rdddddddddd"));
         let bad = bad.await.expect("the first promote");
         assert_eq!(bad.error(), "rollback", "{}", bad.stdout);
+
+        // --watch: `Every Ns:`, a blank line and the table, again and again.
+        let mut watching = tokio::process::Command::new(operator::binary("convox"))
+            .args(["-n", ns.name(), "-a", APP, "releases", "--watch", "1"])
+            .env("KUBECONFIG", slipway_tests::kubeconfig_path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("convox releases --watch 1");
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        watching.start_kill().expect("stop the watch");
+        let out = watching.wait_with_output().await.expect("watch output");
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.starts_with("Every 1s:\n\nID "), "{out}");
+        assert!(out.matches("Every 1s:\n\nID ").count() >= 2, "{out}");
     })
     .await;
 }
