@@ -5,6 +5,15 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod env;
+mod ops;
+
+pub use env::{EnvArgs, EnvCommand, EnvMaskCommand, EnvWriteOpts};
+pub use ops::{
+    ExecArgs, LogsArgs, PsArgs, PsCommand, RestartArgs, RunArgs, ScaleArgs, ServicesArgs,
+    ServicesCommand,
+};
+
 /// `convox`: the Convox release workflow over Slipway's App, Build and Release objects.
 #[derive(Parser, Debug)]
 #[command(
@@ -51,8 +60,20 @@ pub enum Command {
     Releases(ReleasesArgs),
     /// Show or change the environment (every change makes a new release)
     Env(EnvArgs),
-    /// List the app's processes
+    /// List the app's processes, or show or stop one
     Ps(PsArgs),
+    /// Stream the app's logs, with its rollout events
+    Logs(LogsArgs),
+    /// Run a one-off process of a service
+    Run(RunArgs),
+    /// Run a command in a running process
+    Exec(ExecArgs),
+    /// Show or change the count, CPU and memory of services (kept across releases)
+    Scale(ScaleArgs),
+    /// Restart the processes of the app (or of one service), without a new release
+    Restart(RestartArgs),
+    /// List the app's services, or restart one
+    Services(ServicesArgs),
     /// Print a shell completion script
     Completion(CompletionArgs),
 }
@@ -69,12 +90,23 @@ pub enum Format {
     Yaml,
 }
 
-/// The `-o` flag of read commands.
-#[derive(Args, Debug, Clone, Copy, Default)]
+/// The `-o` and `--watch` flags of read commands.
+#[derive(Args, Debug, Clone, Default)]
 pub struct ReadOpts {
     /// Output format
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
+    /// Print again every N seconds until interrupted (N <= 0 or not a number: once)
+    #[arg(long, value_name = "N")]
+    pub watch: Option<String>,
+}
+
+impl ReadOpts {
+    /// The `--watch` period, when it asks for one (Convox: N <= 0 or a non-number runs once).
+    pub fn watch_every(&self) -> Option<Duration> {
+        let seconds: i64 = self.watch.as_deref()?.trim().parse().ok()?;
+        (seconds > 0).then(|| Duration::from_secs(seconds.unsigned_abs()))
+    }
 }
 
 /// Flags of every command that promotes a release.
@@ -86,6 +118,9 @@ pub struct PromoteOpts {
     /// How long to follow the rollout (e.g. 90s, 15m) [default: twice the app's progress deadline plus a minute]
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Option<Duration>,
+    /// Accepted for Convox scripts: Slipway always follows the rollout to its end
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// `convox apps`.
@@ -107,6 +142,9 @@ pub enum AppsCommand {
     Create {
         /// App name [default: -a, .convox/app, the directory name]
         name: Option<String>,
+        /// Accepted for Convox scripts: an app is ready once created
+        #[arg(long)]
+        wait: bool,
     },
     /// Show an app
     Info {
@@ -120,9 +158,14 @@ pub enum AppsCommand {
     Delete {
         /// App name
         name: String,
+        /// Accepted for Convox scripts: the app's objects are deleted in the background
+        #[arg(long)]
+        wait: bool,
     },
     /// Cancel the rollout in flight: return to the active release
     Cancel {
+        /// App name [default: -a, .convox/app, the directory name]
+        name: Option<String>,
         /// Promotion flags
         #[command(flatten)]
         promote: PromoteOpts,
@@ -164,6 +207,9 @@ pub struct BuildArgs {
     /// Print only the release ID on stdout, progress on stderr
     #[arg(long)]
     pub id: bool,
+    /// Accepted for Convox scripts: Slipway always waits for the build
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// `convox builds`.
@@ -184,6 +230,11 @@ pub struct BuildsArgs {
 /// `convox builds …`.
 #[derive(Subcommand, Debug)]
 pub enum BuildsCommand {
+    /// Print what the build did
+    Logs {
+        /// Build ID
+        id: String,
+    },
     /// Show a build
     Info {
         /// Build ID
@@ -242,10 +293,16 @@ pub enum ReleasesCommand {
         /// Release ID
         id: String,
     },
-    /// Promote a release and follow its rollout
+    /// Promote a release and follow its rollout (waits for a rollout in flight, unless --supersede)
     Promote {
         /// Release ID [default: the newest release]
         id: Option<String>,
+        /// Show what would change against what runs, and change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace a rollout in flight at once instead of waiting for the app to be ready
+        #[arg(long)]
+        supersede: bool,
         /// Promotion flags
         #[command(flatten)]
         promote: PromoteOpts,
@@ -257,9 +314,19 @@ pub enum ReleasesCommand {
         /// Print only the new release ID on stdout, progress on stderr
         #[arg(long = "id")]
         id_only: bool,
+        /// Show what would change against what runs, and change nothing
+        #[arg(long)]
+        dry_run: bool,
         /// Promotion flags
         #[command(flatten)]
         promote: PromoteOpts,
+    },
+    /// Show what changes from release A to release B: images, env keys, services
+    Diff {
+        /// The release to compare from
+        from: String,
+        /// The release to compare to
+        to: String,
     },
     /// Create a release from the build of one release and the env of another
     CreateFrom(CreateFromArgs),
@@ -286,95 +353,6 @@ pub struct CreateFromArgs {
     /// Promotion flags
     #[command(flatten)]
     pub opts: PromoteOpts,
-}
-
-/// `convox env`.
-#[derive(Args, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct EnvArgs {
-    /// What to do with the environment
-    #[command(subcommand)]
-    pub command: Option<EnvCommand>,
-    /// Release to read [default: the newest release]
-    #[arg(long)]
-    pub release: Option<String>,
-    /// Show values of secret keys
-    #[arg(long)]
-    pub reveal: bool,
-    /// Output format
-    #[command(flatten)]
-    pub read: ReadOpts,
-}
-
-/// Flags of every command that changes the environment.
-#[derive(Args, Debug, Clone, Default)]
-pub struct EnvWriteOpts {
-    /// Release to start from [default: the newest release]
-    #[arg(long)]
-    pub release: Option<String>,
-    /// Promote the new release
-    #[arg(short, long)]
-    pub promote: bool,
-    /// Print only the release ID on stdout, progress on stderr
-    #[arg(long)]
-    pub id: bool,
-    /// Promotion flags
-    #[command(flatten)]
-    pub opts: PromoteOpts,
-}
-
-/// `convox env …`.
-#[derive(Subcommand, Debug)]
-pub enum EnvCommand {
-    /// Print the value of one key
-    Get {
-        /// Key to print
-        key: String,
-        /// Release to read [default: the newest release]
-        #[arg(long)]
-        release: Option<String>,
-    },
-    /// Set keys (KEY=VALUE ...), making a new release
-    Set {
-        /// KEY=VALUE pairs
-        #[arg(required = true, value_name = "KEY=VALUE")]
-        pairs: Vec<String>,
-        /// Replace the whole environment instead of merging into it
-        #[arg(long)]
-        replace: bool,
-        /// Mark the keys secret: shown as **** unless --reveal
-        #[arg(long)]
-        secret: bool,
-        /// Write flags
-        #[command(flatten)]
-        write: EnvWriteOpts,
-    },
-    /// Remove keys, making a new release
-    Unset {
-        /// Keys to remove
-        #[arg(required = true, value_name = "KEY")]
-        keys: Vec<String>,
-        /// Write flags
-        #[command(flatten)]
-        write: EnvWriteOpts,
-    },
-    /// Edit the environment in $EDITOR, making a new release
-    Edit {
-        /// Write flags
-        #[command(flatten)]
-        write: EnvWriteOpts,
-    },
-}
-
-/// `convox ps`.
-#[derive(Args, Debug)]
-pub struct PsArgs {
-    /// Only processes of this service
-    #[arg(short, long)]
-    pub service: Option<String>,
-    /// Output format
-    #[command(flatten)]
-    pub read: ReadOpts,
 }
 
 /// `convox completion`.

@@ -47,6 +47,10 @@ pub struct EnvEdit {
     pub secret: bool,
     /// Whether unsetting a key that is already gone is fine (an edit replayed on a newer base).
     pub lenient: bool,
+    /// Keys to mark secret (`env mask set`); each must exist.
+    pub mask: Vec<String>,
+    /// Keys to mark not secret (`env mask unset`).
+    pub unmask: Vec<String>,
 }
 
 /// The environment and secret keys after `edit`; unsetting a missing key is an error.
@@ -73,6 +77,13 @@ pub fn apply(edit: &EnvEdit, base: &Env, base_secret: &[String]) -> Result<(Env,
     if edit.secret {
         secret.extend(edit.set.iter().map(|(k, _)| k.clone()));
     }
+    for key in &edit.mask {
+        if !next.contains_key(key) {
+            return Err(Error::EnvNotFound(key.clone()));
+        }
+        secret.push(key.clone());
+    }
+    secret.retain(|k| !edit.unmask.contains(k));
     secret.sort();
     secret.dedup();
     Ok((next, secret))
@@ -156,7 +167,7 @@ async fn make(ctx: &Ctx, app: &App, base: Option<&Release>, edit: &EnvEdit) -> R
         manifest: base_spec.manifest,
         images: base_spec.images,
         secret_keys,
-        description: env::diff(&base_env, &next).description(),
+        description: description(edit, &base_env, &next),
         ..ReleaseSpec::default()
     };
     let base_name = base.map(|b| b.name_any()).unwrap_or_default();
@@ -168,6 +179,17 @@ async fn make(ctx: &Ctx, app: &App, base: Option<&Release>, edit: &EnvEdit) -> R
         &[(ENV_BASE, &base_name)],
     )
     .await
+}
+
+/// Convox's `env add:A change:B remove:C`, then Slipway's `mask:K` / `unmask:K` for mask changes.
+pub fn description(edit: &EnvEdit, before: &Env, after: &Env) -> String {
+    let mut text = env::diff(before, after).description();
+    for (verb, keys) in [("mask", &edit.mask), ("unmask", &edit.unmask)] {
+        if !keys.is_empty() {
+            text.push_str(&format!(" {verb}:{}", keys.join(",")));
+        }
+    }
+    text
 }
 
 /// Points the App's env head at `release` if the App is unchanged since it was read.
@@ -258,6 +280,32 @@ mod tests {
             ..EnvEdit::default()
         };
         assert!(apply(&unset, &base, &secret).unwrap().1.is_empty());
+    }
+
+    #[test]
+    fn masks_are_set_on_existing_keys_and_unset() {
+        let base = env(&[("A", "1"), ("B", "2")]);
+        let mask = EnvEdit {
+            mask: vec!["B".into()],
+            ..EnvEdit::default()
+        };
+        let (next, secret) = apply(&mask, &base, &["A".into()]).unwrap();
+        assert_eq!(next, base);
+        assert_eq!(secret, ["A", "B"]);
+        assert_eq!(description(&mask, &base, &next), "env mask:B");
+        let unmask = EnvEdit {
+            unmask: vec!["A".into()],
+            ..EnvEdit::default()
+        };
+        assert_eq!(apply(&unmask, &base, &secret).unwrap().1, ["B"]);
+        let missing = EnvEdit {
+            mask: vec!["C".into()],
+            ..EnvEdit::default()
+        };
+        assert_eq!(
+            apply(&missing, &base, &[]).unwrap_err().to_string(),
+            "env not found: C"
+        );
     }
 
     #[test]

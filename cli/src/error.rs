@@ -14,6 +14,15 @@ pub enum Error {
     /// The release does not exist, or belongs to another app.
     #[error("no such release: {0}")]
     NoSuchRelease(String),
+    /// The process (pod) does not exist, or belongs to another app.
+    #[error("no such process: {0}")]
+    NoSuchProcess(String),
+    /// The running release has no such service.
+    #[error("no such service: {0}")]
+    NoSuchService(String),
+    /// The command of `run` or `exec` ended with this exit status (passed through, no message).
+    #[error("exit status {0}")]
+    Exit(i32),
     /// The build does not exist, or belongs to another app.
     #[error("no such build: {0}")]
     NoSuchBuild(String),
@@ -79,11 +88,13 @@ pub enum Error {
         /// The release spec.release names now.
         other: String,
     },
-    /// A GitOps tool owns spec.release.
+    /// A GitOps tool owns a field of the App spec the CLI would write.
     #[error(
-        "spec.release of app {app} is managed by {manager}: make this change in git instead (or pass --force):\n{snippet}"
+        "{field} of app {app} is managed by {manager}: make this change in git instead (or pass --force):\n{snippet}"
     )]
     ManagedElsewhere {
+        /// The field, as `spec.release`.
+        field: String,
         /// App name.
         app: String,
         /// The field manager that owns spec.release.
@@ -270,5 +281,23 @@ mod tests {
             Error::RolledBack.in_command("env set"),
             Error::RolledBack
         ));
+        assert_eq!(
+            Error::NoSuchProcess("myapp-web-1".into()).to_string(),
+            "no such process: myapp-web-1"
+        );
+        assert_eq!(
+            Error::NoSuchService("nope".into()).to_string(),
+            "no such service: nope"
+        );
+        let managed = Error::ManagedElsewhere {
+            field: "spec.services.web.count".into(),
+            app: "myapp".into(),
+            manager: "argocd-controller".into(),
+            snippet: "kind: App".into(),
+        };
+        assert_eq!(
+            managed.to_string(),
+            "spec.services.web.count of app myapp is managed by argocd-controller: make this change in git instead (or pass --force):\nkind: App"
+        );
     }
 }

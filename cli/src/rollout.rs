@@ -22,7 +22,7 @@ use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::output::Term;
 use crate::output::views::{event_line, gitops_snippet};
-use crate::store;
+use crate::{diagnose, store};
 
 /// How long events keep being printed after the outcome is known, so the last ones show.
 const DRAIN: Duration = Duration::from_millis(1500);
@@ -38,6 +38,11 @@ pub struct Started {
 
 /// The field manager, other than this CLI and kubectl, that owns `spec.release`, if any.
 pub fn foreign_release_owner(app: &App) -> Option<String> {
+    foreign_owner(app, "/f:spec/f:release")
+}
+
+/// The field manager, other than this CLI and kubectl, that owns the managedFields `pointer`.
+pub fn foreign_owner(app: &App, pointer: &str) -> Option<String> {
     app.metadata
         .managed_fields
         .iter()
@@ -46,7 +51,7 @@ pub fn foreign_release_owner(app: &App) -> Option<String> {
             entry
                 .fields_v1
                 .as_ref()
-                .is_some_and(|fields| fields.0.pointer("/f:spec/f:release").is_some())
+                .is_some_and(|fields| fields.0.pointer(pointer).is_some())
         })
         .filter_map(|entry| entry.manager.clone())
         .find(|manager| manager != CLI_MANAGER && !manager.starts_with("kubectl"))
@@ -98,10 +103,13 @@ pub fn judge(app: &App, target: &str, generation: i64) -> Option<Result<()>> {
 pub fn event_object(event: &Event, app: &str, deployments: &[String]) -> Option<String> {
     let regarding = event.regarding.as_ref()?;
     let name = regarding.name.as_deref()?;
+    // `<deployment>-run-<5>` is a `convox run` process, not part of the rollout: a ReplicaSet's
+    // pod-template-hash never spells `run` (its alphabet has no vowels).
     let owned = |name: &str| {
-        deployments
-            .iter()
-            .any(|d| name.starts_with(&format!("{d}-")))
+        deployments.iter().any(|d| {
+            name.strip_prefix(&format!("{d}-"))
+                .is_some_and(|rest| !rest.starts_with("run-"))
+        })
     };
     match regarding.kind.as_deref()? {
         "App" if name == app => Some(format!("app/{app}")),
@@ -151,6 +159,7 @@ pub async fn start(ctx: &Ctx, release: &Release, opts: &PromoteOpts) -> Result<S
     {
         let changed_retry = retry.filter(|r| Some(*r) != app.spec.retry);
         return Err(Error::ManagedElsewhere {
+            field: "spec.release".to_string(),
             app: ctx.app.clone(),
             manager,
             snippet: gitops_snippet(&ctx.app, &target, changed_retry),
@@ -225,6 +234,14 @@ pub async fn follow(ctx: &Ctx, term: &mut Term, started: Started, stream: bool) 
             .boxed(),
         _ => futures::stream::pending().boxed(),
     };
+    // The target's pods, so that why it failed is known before the rollback removes them.
+    let by_release =
+        watcher::Config::default().labels(&diagnose::selector(&ctx.app, &started.target));
+    let mut pods = match stream {
+        true => watcher(ctx.pods(), by_release).default_backoff().boxed(),
+        false => futures::stream::pending().boxed(),
+    };
+    let mut trouble = diagnose::Trouble::default();
     let mut seen = started.seen.clone().unwrap_or_default();
     let mut printed = HashSet::new();
     let what = display_id(&started.target);
@@ -271,6 +288,11 @@ pub async fn follow(ctx: &Ctx, term: &mut Term, started: Started, stream: bool) 
                     }
                 }
             },
+            Some(item) = pods.next() => {
+                if let Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) = item {
+                    trouble.see(ctx, pod, &started.target);
+                }
+            },
             _ = &mut drain, if outcome.is_some() => break,
             _ = &mut deadline, if outcome.is_none() => {
                 return Err(Error::Timeout { after: started.timeout, what: format!("the rollout of {what}") });
@@ -278,7 +300,12 @@ pub async fn follow(ctx: &Ctx, term: &mut Term, started: Started, stream: bool) 
             _ = &mut interrupt => return Err(Error::Interrupted(format!("the rollout of {what}"))),
         }
     }
-    outcome.unwrap_or(Ok(()))
+    let outcome = outcome.unwrap_or(Ok(()));
+    if matches!(outcome, Err(Error::RolledBack)) {
+        // Beyond Convox: why it was rolled back, before the error, so no second command is needed.
+        trouble.explain(ctx, term, &started.target).await;
+    }
+    outcome
 }
 
 /// `Promoting R... ` then the rollout and `OK` when streaming, or `OK` on the same line.
@@ -289,12 +316,57 @@ pub async fn promote(
     opts: &PromoteOpts,
     stream: bool,
 ) -> Result<()> {
-    term.start(&format!("Promoting {}", display_id(&release.name_any())));
+    announce(term, &display_id(&release.name_any()), stream);
+    let started = start(ctx, release, opts).await?;
+    follow(ctx, term, started, stream).await?;
+    term.ok();
+    Ok(())
+}
+
+/// `Promoting R... `, and the newline before the stream when it streams.
+// Convox writes it before the promote call: a release that turns out missing leaves the line.
+pub fn announce(term: &mut Term, id: &str, stream: bool) {
+    term.start(&format!("Promoting {id}"));
     if stream {
         term.text("\n");
     }
-    let started = start(ctx, release, opts).await?;
-    follow(ctx, term, started, stream).await?;
+}
+
+/// Whether a rollout is in flight: Convox waits for the app to be ready before promoting.
+pub fn busy(app: &App) -> bool {
+    let status = app.status.clone().unwrap_or_default();
+    status.rollout.is_some()
+        || matches!(
+            status.phase,
+            Some(AppPhase::Updating | AppPhase::RollingBack)
+        )
+}
+
+/// `Waiting for app to be ready... OK`: waits until no rollout is in flight.
+pub async fn wait_ready(ctx: &Ctx, term: &mut Term, opts: &PromoteOpts) -> Result<()> {
+    let app = store::get_app(ctx).await?;
+    if !busy(&app) {
+        return Ok(());
+    }
+    term.start("Waiting for app to be ready");
+    let timeout = opts.timeout.unwrap_or_else(|| default_timeout(&app));
+    let by_name = watcher::Config::default().fields(&format!("metadata.name={}", ctx.app));
+    let mut apps = watcher(ctx.apps(), by_name).default_backoff().boxed();
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            item = apps.next() => match item {
+                Some(Ok(watcher::Event::Apply(app) | watcher::Event::InitApply(app))) if !busy(&app) => break,
+                Some(Ok(watcher::Event::Delete(_))) => return Err(Error::NoSuchApp(ctx.app.clone())),
+                Some(_) => {}
+                None => return Err(Error::Unreachable("the watch on the app ended".into())),
+            },
+            _ = &mut deadline => {
+                return Err(Error::Timeout { after: timeout, what: format!("app {} to be ready", ctx.app) });
+            }
+        }
+    }
     term.ok();
     Ok(())
 }

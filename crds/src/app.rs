@@ -1,5 +1,7 @@
 //! The App kind: names the release that should run and reports what does.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -48,6 +50,30 @@ pub struct AppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub retry: Option<i64>,
+    /// Per-service settings kept across releases and rollbacks (`convox scale`, `convox restart`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, ServiceSettings>,
+}
+
+/// What `convox scale` and `convox restart` set for one service; unset fields follow convox.yml.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSettings {
+    /// Processes to run, over convox.yml's `scale.count`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub count: Option<i32>,
+    /// CPU in millicores, over convox.yml's `scale.cpu`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub cpu: Option<i32>,
+    /// Memory in megabytes, over convox.yml's `scale.memory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub memory: Option<i32>,
+    /// Changing this restarts the service's processes one by one (a pod-template annotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarted_at: Option<String>,
 }
 
 impl AppSpec {

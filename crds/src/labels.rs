@@ -22,6 +22,14 @@ pub const CLI_MANAGER: &str = "convox";
 pub const ENV_HEAD: &str = "slipway.dev/env-head";
 /// Release annotation naming the release an env command forked: not trusted unless it is the head.
 pub const ENV_BASE: &str = "slipway.dev/env-base";
+/// Label of a `convox run` process: its service.
+// Not `slipway.dev/service`, so the service's Service never routes to it, and no
+// `slipway.dev/release`, so it never judges a rollout.
+pub const RUN_SERVICE: &str = "slipway.dev/run-service";
+/// Label of a `convox run` process: the release it runs.
+pub const RUN_RELEASE: &str = "slipway.dev/run-release";
+/// Pod-template annotation from `spec.services.<s>.restartedAt`: changing it rolls the pods.
+pub const RESTARTED_AT: &str = "slipway.dev/restarted-at";
 
 /// Label and annotation prefixes or keys that GitOps tools use to track objects.
 const TRACKING: &[&str] = &[

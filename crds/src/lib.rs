@@ -14,7 +14,7 @@ pub mod pods;
 pub mod release;
 pub mod stamp;
 
-pub use app::{App, AppPhase, AppSpec, AppStatus};
+pub use app::{App, AppPhase, AppSpec, AppStatus, ServiceSettings};
 pub use build::{Build, BuildPhase, BuildSpec, BuildStatus};
 pub use release::{Release, ReleaseSpec};
 

@@ -368,7 +368,9 @@ async fn the_seed_page_step_by_step() {
             .strip_prefix(&format!("Rolling back to {r1}... OK, "))
             .unwrap_or_else(|| panic!("{out}"))
             .to_string();
-        assert_streamed(&out, first);
+        // Convox's rollback then promotes the copy: `Promoting RNEW... ` on its own line.
+        let (_, rest) = out.split_once('\n').unwrap_or_default();
+        assert_streamed(rest, &format!("Promoting {copy}... "));
         assert_ne!(copy, r1);
         assert_eq!(
             active(&ns).await.as_deref(),
@@ -504,6 +506,14 @@ async fn errors_change_nothing(ns: &TestNamespace, convox: &Convox, active_id: &
         run.stdout
     );
     assert!(!run.stdout.contains("\nOK\n"), "{}", run.stdout);
+    // Beyond Convox: why, before the error (kwok pods have no log lines to add).
+    let why = format!("Rolled back: process {APP}-web-");
+    let diagnosis = run.stdout.lines().find(|l| l.starts_with(&why));
+    assert!(
+        diagnosis.is_some_and(|l| l.contains("of service web failed: CrashLoopBackOff")),
+        "{}",
+        run.stdout
+    );
     run.error("rollback");
     let status = app(ns).await.status.unwrap_or_default();
     assert_eq!(

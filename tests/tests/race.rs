@@ -53,7 +53,14 @@ async fn promote_via(ns: &TestNamespace, via: Via, release: &str, delay: Duratio
                 convox(
                     ns.name(),
                     "myapp",
-                    &["releases", "promote", &id, "--timeout", "120s"],
+                    &[
+                        "releases",
+                        "promote",
+                        &id,
+                        "--supersede",
+                        "--timeout",
+                        "120s",
+                    ],
                 )
                 .await,
             )

@@ -56,6 +56,20 @@ fn help_flag_works_for_every_command() {
         vec!["convox", "env", "unset", "--help"],
         vec!["convox", "env", "edit", "--help"],
         vec!["convox", "ps", "--help"],
+        vec!["convox", "ps", "info", "--help"],
+        vec!["convox", "ps", "stop", "--help"],
+        vec!["convox", "logs", "--help"],
+        vec!["convox", "builds", "logs", "--help"],
+        vec!["convox", "run", "--help"],
+        vec!["convox", "exec", "--help"],
+        vec!["convox", "scale", "--help"],
+        vec!["convox", "restart", "--help"],
+        vec!["convox", "services", "--help"],
+        vec!["convox", "services", "restart", "--help"],
+        vec!["convox", "releases", "diff", "--help"],
+        vec!["convox", "env", "mask", "--help"],
+        vec!["convox", "env", "mask", "set", "--help"],
+        vec!["convox", "env", "mask", "unset", "--help"],
         vec!["convox", "completion", "--help"],
     ] {
         let err = Cli::try_parse_from(&args).unwrap_err();
@@ -91,6 +105,54 @@ fn seed_command_lines_parse() {
     }
     assert!(Cli::try_parse_from(["convox", "releases", "-a", "myapp"]).is_ok());
     assert!(Cli::try_parse_from(["convox", "releases", "rollback", "RABCDEFGHIJ", "--id"]).is_ok());
+}
+
+#[test]
+fn convox_habits_parse() {
+    for line in [
+        "convox apps cancel myapp --wait",
+        "convox apps create myapp --wait",
+        "convox releases promote RABCDEFGHIJ --wait --supersede",
+        "convox releases promote --dry-run",
+        "convox releases rollback RABCDEFGHIJ --wait --dry-run",
+        "convox deploy --wait",
+        "convox build --wait --id",
+        "convox services restart web --wait",
+        "convox restart --wait",
+        "convox env set FOO=bar --promote --wait",
+        "convox env set",
+        "convox releases --watch 5",
+        "convox ps --watch x --release RABCDEFGHIJ -s web",
+        "convox ps info myapp-web-1 --watch 2",
+        "convox run web bin/migrate --step 2 -a myapp",
+        "convox exec myapp-web-1 ls -la",
+        "convox scale web --count 3 --cpu 256 --memory 512 --wait",
+        "convox logs -s web --since 10m --filter GET --no-follow --tail 5",
+    ] {
+        let words: Vec<&str> = line.split(' ').collect();
+        assert!(Cli::try_parse_from(&words).is_ok(), "{line}");
+    }
+    let cli = Cli::try_parse_from(["convox", "run", "web", "bin/migrate", "--step", "2"]).unwrap();
+    match cli.command {
+        Command::Run(run) => assert_eq!(run.command, ["bin/migrate", "--step", "2"]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn watch_periods_follow_convox() {
+    let every = |w: &str| {
+        ReadOpts {
+            watch: Some(w.to_string()),
+            ..ReadOpts::default()
+        }
+        .watch_every()
+    };
+    assert_eq!(every("5"), Some(Duration::from_secs(5)));
+    assert_eq!(every("0"), None);
+    assert_eq!(every("-3"), None);
+    assert_eq!(every("soon"), None);
+    assert_eq!(ReadOpts::default().watch_every(), None);
 }
 
 #[test]

@@ -13,14 +13,17 @@ use crate::output::{Term, render};
 use crate::{rollout, store};
 
 /// `convox apps`: `APP  STATUS  RELEASE`.
-pub async fn list(ctx: &Ctx, term: &mut Term, read: ReadOpts) -> Result<()> {
+pub async fn list(ctx: &Ctx, term: &mut Term, read: &ReadOpts) -> Result<()> {
     let apps = ctx
         .apps()
         .list(&Default::default())
         .await
         .map_err(|err| Error::kube(format!("listing apps in {}", ctx.namespace), err))?;
     let rows: Vec<_> = apps.items.iter().map(app_row).collect();
-    term.text(&render(read.output, &rows, || apps_table(&rows))?);
+    term.table(
+        read.output,
+        &render(read.output, &rows, || apps_table(&rows))?,
+    );
     Ok(())
 }
 
@@ -55,9 +58,9 @@ pub async fn create(ctx: &Ctx, term: &mut Term) -> Result<()> {
 }
 
 /// `convox apps info [name]`.
-pub async fn info(ctx: &Ctx, term: &mut Term, read: ReadOpts) -> Result<()> {
+pub async fn info(ctx: &Ctx, term: &mut Term, read: &ReadOpts) -> Result<()> {
     let app = store::get_app(ctx).await?;
-    let view = app_info(&app);
+    let view = app_info(&app, rollout::foreign_release_owner(&app).is_some());
     term.text(&render(read.output, &view, || {
         app_info_text(&view, store::now())
     })?);
@@ -82,7 +85,7 @@ pub async fn delete(ctx: &Ctx, term: &mut Term) -> Result<()> {
     }
 }
 
-/// `convox apps cancel`: points spec.release back at the active release, in any phase.
+/// `convox apps cancel [app]`: points spec.release back at the active release, in any phase.
 pub async fn cancel(ctx: &Ctx, term: &mut Term, opts: &PromoteOpts) -> Result<()> {
     let app = store::get_app(ctx).await?;
     let status = app.status.clone().unwrap_or_default();

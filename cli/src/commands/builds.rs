@@ -16,28 +16,53 @@ use slipway_crds::{Build, BuildPhase, BuildSpec, Release};
 use crate::args::{BuildSource, PromoteOpts, ReadOpts};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::output::logs::build_log;
 use crate::output::views::{build_info_text, build_view, builds_table};
 use crate::output::{Term, render};
 use crate::{rollout, store};
 
 /// `convox builds`: `ID  STATUS  RELEASE  STARTED  ELAPSED  DESCRIPTION`, newest first.
-pub async fn list(ctx: &Ctx, term: &mut Term, limit: usize, read: ReadOpts) -> Result<()> {
+pub async fn list(ctx: &Ctx, term: &mut Term, limit: usize, read: &ReadOpts) -> Result<()> {
     store::get_app(ctx).await?;
     let builds = store::list_builds(ctx).await?;
     let rows: Vec<_> = builds.iter().take(limit).map(build_view).collect();
-    term.text(&render(read.output, &rows, || {
-        builds_table(&rows, store::now())
-    })?);
+    term.table(
+        read.output,
+        &render(read.output, &rows, || builds_table(&rows, store::now()))?,
+    );
     Ok(())
 }
 
 /// `convox builds info B`.
-pub async fn info(ctx: &Ctx, term: &mut Term, id: &str, read: ReadOpts) -> Result<()> {
+pub async fn info(ctx: &Ctx, term: &mut Term, id: &str, read: &ReadOpts) -> Result<()> {
     store::get_app(ctx).await?;
     let view = build_view(&store::get_build(ctx, id).await?);
     term.text(&render(read.output, &view, || {
         build_info_text(&view, store::now())
     })?);
+    Ok(())
+}
+
+/// `convox builds logs B`: the build's story and its events (image builds have no builder output).
+pub async fn logs(ctx: &Ctx, term: &mut Term, id: &str) -> Result<()> {
+    store::get_app(ctx).await?;
+    let build = store::get_build(ctx, id).await?;
+    let name = build.name_any();
+    let events = match ctx.events().list(&Default::default()).await {
+        Ok(list) => list
+            .items
+            .iter()
+            .filter(|e| {
+                e.regarding.as_ref().is_some_and(|r| {
+                    r.kind.as_deref() == Some("Build") && r.name.as_deref() == Some(&name)
+                })
+            })
+            .map(|e| (rollout::event_time(e), e.note.clone().unwrap_or_default()))
+            .collect(),
+        // Without access to events the build's own status still tells the story.
+        Err(_) => vec![],
+    };
+    term.text(&build_log(&build_view(&build), &events));
     Ok(())
 }
 

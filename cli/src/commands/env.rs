@@ -1,6 +1,7 @@
 //! `convox env`: show, get, set, unset, edit. Every change makes one new release.
 
 use std::collections::BTreeSet;
+use std::io::{IsTerminal, Read};
 
 use kube::ResourceExt;
 use slipway_crds::env::{self, Env};
@@ -32,7 +33,7 @@ pub async fn show(
     term: &mut Term,
     release: Option<&str>,
     reveal: bool,
-    read: ReadOpts,
+    read: &ReadOpts,
 ) -> Result<()> {
     let (env, secret, hidden) = current(ctx, release).await?;
     if hidden {
@@ -66,6 +67,26 @@ pub async fn set(
     secret: bool,
     write: &EnvWriteOpts,
 ) -> Result<()> {
+    let from_stdin;
+    let pairs = if pairs.is_empty() {
+        // Convox reads KEY=VALUE lines from a stdin that is not a terminal (`env set < .env`).
+        if std::io::stdin().is_terminal() {
+            return Err(Error::Usage("at least 1 arg required".into()));
+        }
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|err| Error::Local(format!("reading stdin: {err}")))?;
+        from_stdin = stdin_pairs(&text);
+        if from_stdin.is_empty() {
+            return Err(Error::Usage(
+                "at least 1 arg required (no KEY=VALUE lines on stdin)".into(),
+            ));
+        }
+        &from_stdin[..]
+    } else {
+        pairs
+    };
     // Parsed before anything is read or written: a bad token changes nothing.
     let set = env::parse_assignments(pairs)?;
     let keys: BTreeSet<String> = set.iter().map(|(k, _)| k.clone()).collect();
@@ -77,6 +98,50 @@ pub async fn set(
     };
     let step = keys_step("Setting", &keys.into_iter().collect::<Vec<_>>());
     save(ctx, term, "env set", &step, &edit, write).await
+}
+
+/// The `KEY=VALUE` lines of stdin: blank lines and `#` comments skipped, each other line a pair.
+pub fn stdin_pairs(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `convox env mask`: the masked keys, one a line.
+pub async fn masks(ctx: &Ctx, term: &mut Term, release: Option<&str>) -> Result<()> {
+    let app = store::get_app(ctx).await?;
+    let keys = match envchange::base_release(ctx, &app, release).await? {
+        Some(release) => release.spec.secret_keys,
+        None => vec![],
+    };
+    term.text(&format!("{}\n", keys.join("\n")));
+    Ok(())
+}
+
+/// `convox env mask set K…` / `unset K…`: `Masking K... OK`, `Release: R`.
+pub async fn mask(
+    ctx: &Ctx,
+    term: &mut Term,
+    keys: &[String],
+    on: bool,
+    write: &EnvWriteOpts,
+) -> Result<()> {
+    for key in keys {
+        env::validate_key(key)?;
+    }
+    let edit = EnvEdit {
+        mask: if on { keys.to_vec() } else { vec![] },
+        unmask: if on { vec![] } else { keys.to_vec() },
+        ..EnvEdit::default()
+    };
+    let (verb, command) = if on {
+        ("Masking", "env mask set")
+    } else {
+        ("Unmasking", "env mask unset")
+    };
+    save(ctx, term, command, &keys_step(verb, keys), &edit, write).await
 }
 
 /// `convox env unset K…`: `Unsetting K... OK`, `Release: R`.
@@ -196,4 +261,17 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     options.mode(0o600);
     options.open(path)?.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdin_lines_are_pairs_and_a_bad_one_is_refused() {
+        let pairs = stdin_pairs("# from .env\nFOO=bar\r\n\nURL=postgres://x?a=b\n");
+        assert_eq!(pairs, ["FOO=bar", "URL=postgres://x?a=b"]);
+        let bad = stdin_pairs("FOO=bar\noops\n");
+        assert!(env::parse_assignments(&bad).is_err());
+    }
 }

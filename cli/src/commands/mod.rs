@@ -3,5 +3,8 @@
 pub mod apps;
 pub mod builds;
 pub mod env;
+pub mod logs;
 pub mod ps;
 pub mod releases;
+pub mod run;
+pub mod scale;

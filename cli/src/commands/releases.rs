@@ -2,20 +2,21 @@
 
 use kube::ResourceExt;
 use slipway_crds::fork::{self, EnvCarry};
-use slipway_crds::id::display_id;
+use slipway_crds::id::{display_id, object_name};
 use slipway_crds::{Release, ReleaseSpec};
 
 use crate::args::{CreateFromArgs, PromoteOpts, ReadOpts};
 use crate::context::Ctx;
 use crate::envchange;
 use crate::error::{Error, Result};
+use crate::output::diff::{diff_text, release_diff, same_env};
 use crate::output::releases::{release_info, release_info_text, release_row, releases_table};
 use crate::output::{Term, mask_keys, render};
 use crate::store::NewEnv;
 use crate::{rollout, store};
 
 /// `convox releases`: `ID  STATUS  BUILD  CREATED  DESCRIPTION`, newest first.
-pub async fn list(ctx: &Ctx, term: &mut Term, limit: usize, read: ReadOpts) -> Result<()> {
+pub async fn list(ctx: &Ctx, term: &mut Term, limit: usize, read: &ReadOpts) -> Result<()> {
     let app = store::get_app(ctx).await?;
     let releases = store::list_releases(ctx).await?;
     let rows: Vec<_> = releases
@@ -23,9 +24,10 @@ pub async fn list(ctx: &Ctx, term: &mut Term, limit: usize, read: ReadOpts) -> R
         .take(limit)
         .map(|r| release_row(r, &app))
         .collect();
-    term.text(&render(read.output, &rows, || {
-        releases_table(&rows, store::now())
-    })?);
+    term.table(
+        read.output,
+        &render(read.output, &rows, || releases_table(&rows, store::now()))?,
+    );
     Ok(())
 }
 
@@ -35,7 +37,7 @@ pub async fn info(
     term: &mut Term,
     id: &str,
     reveal: bool,
-    read: ReadOpts,
+    read: &ReadOpts,
 ) -> Result<()> {
     store::get_app(ctx).await?;
     let release = store::get_release(ctx, id).await?;
@@ -51,16 +53,27 @@ pub async fn info(
     Ok(())
 }
 
+/// The manifest as printed: trimmed, with one final newline (Convox's form).
+pub fn manifest_text(manifest: &str) -> String {
+    format!("{}\n", manifest.trim())
+}
+
 /// `convox releases manifest R`: the convox.yml text.
 pub async fn manifest(ctx: &Ctx, term: &mut Term, id: &str) -> Result<()> {
     store::get_app(ctx).await?;
     let release = store::get_release(ctx, id).await?;
-    let text = &release.spec.manifest;
-    term.text(text);
-    if !text.is_empty() && !text.ends_with('\n') {
-        term.text("\n");
-    }
+    term.text(&manifest_text(&release.spec.manifest));
     Ok(())
+}
+
+/// How `releases promote` runs: `--dry-run`, `--supersede` and the promotion flags.
+pub struct PromoteHow<'a> {
+    /// Show the diff against what runs, change nothing.
+    pub dry_run: bool,
+    /// Replace a rollout in flight instead of waiting for it.
+    pub supersede: bool,
+    /// Promotion flags.
+    pub opts: &'a PromoteOpts,
 }
 
 /// `convox releases promote [R]`: `Promoting R...`, the rollout, `OK`.
@@ -68,22 +81,114 @@ pub async fn promote(
     ctx: &Ctx,
     term: &mut Term,
     id: Option<&str>,
-    opts: &PromoteOpts,
+    how: PromoteHow<'_>,
 ) -> Result<()> {
     let app = store::get_app(ctx).await?;
+    if how.dry_run {
+        let release = promoted(ctx, &app, id).await?;
+        let step = format!("Promoting {}", display_id(&release.name_any()));
+        return dry_run(ctx, term, &app, &release, &step).await;
+    }
+    if !how.supersede {
+        rollout::wait_ready(ctx, term, how.opts).await?;
+    }
     let release = match id {
-        Some(id) => store::get_release(ctx, id).await?,
-        None => envchange::base_release(ctx, &app, None)
-            .await?
-            .ok_or_else(|| Error::NoReleases(ctx.app.clone()))?,
+        Some(id) => {
+            // Convox names the release before asking for it: a missing one leaves the line.
+            rollout::announce(term, &display_id(&object_name(id)), true);
+            store::get_release(ctx, id).await?
+        }
+        None => {
+            let release = promoted(ctx, &app, None).await?;
+            rollout::announce(term, &display_id(&release.name_any()), true);
+            release
+        }
     };
-    rollout::promote(ctx, term, &release, opts, true).await
+    let started = rollout::start(ctx, &release, how.opts).await?;
+    rollout::follow(ctx, term, started, true).await?;
+    term.ok();
+    Ok(())
+}
+
+/// The release `promote` means: the one named, else the newest.
+async fn promoted(ctx: &Ctx, app: &slipway_crds::App, id: Option<&str>) -> Result<Release> {
+    match id {
+        Some(id) => store::get_release(ctx, id).await,
+        None => envchange::base_release(ctx, app, None)
+            .await?
+            .ok_or_else(|| Error::NoReleases(ctx.app.clone())),
+    }
+}
+
+/// `--dry-run`: the diff from the active release to `release`; nothing changes.
+async fn dry_run(
+    ctx: &Ctx,
+    term: &mut Term,
+    app: &slipway_crds::App,
+    release: &Release,
+    step: &str,
+) -> Result<()> {
+    let active = app.status.as_ref().and_then(|s| s.release.clone());
+    term.line(&format!("{step} (dry run: nothing changes)"));
+    match active {
+        Some(active) => {
+            let active = store::get_release(ctx, &active).await?;
+            term.text(&compare(ctx, &active, release).await?);
+        }
+        None => term.line(&format!(
+            "{} runs nothing yet: every service starts",
+            ctx.app
+        )),
+    }
+    Ok(())
+}
+
+/// The diff text of two releases, comparing env values when they may be read.
+async fn compare(ctx: &Ctx, from: &Release, to: &Release) -> Result<String> {
+    let envs = if same_env(from, to) {
+        None
+    } else {
+        match (
+            store::release_env(ctx, from).await,
+            store::release_env(ctx, to).await,
+        ) {
+            (Ok(a), Ok(b)) => Some((a, b)),
+            (Err(Error::NeedsEnvReader(_)), _) | (_, Err(Error::NeedsEnvReader(_))) => None,
+            (Err(err), _) | (_, Err(err)) => return Err(err),
+        }
+    };
+    let ids = (display_id(&from.name_any()), display_id(&to.name_any()));
+    let d = release_diff(
+        (&ids.0, from),
+        (&ids.1, to),
+        envs.as_ref().map(|(a, b)| (a, b)),
+    );
+    Ok(diff_text(&d))
+}
+
+/// `convox releases diff A B`: images, env keys (never values) and services that change.
+pub async fn diff(ctx: &Ctx, term: &mut Term, from: &str, to: &str) -> Result<()> {
+    store::get_app(ctx).await?;
+    let from = store::get_release(ctx, from).await?;
+    let to = store::get_release(ctx, to).await?;
+    term.text(&compare(ctx, &from, &to).await?);
+    Ok(())
 }
 
 /// `convox releases rollback R`: copies R, promotes the copy: `Rolling back to R... OK, RNEW`.
-pub async fn rollback(ctx: &Ctx, term: &mut Term, id: &str, opts: &PromoteOpts) -> Result<()> {
+pub async fn rollback(
+    ctx: &Ctx,
+    term: &mut Term,
+    id: &str,
+    dry_run_only: bool,
+    opts: &PromoteOpts,
+) -> Result<()> {
     let app = store::get_app(ctx).await?;
     let source = store::get_release(ctx, id).await?;
+    if dry_run_only {
+        let step = format!("Rolling back to {}", display_id(&source.name_any()));
+        return dry_run(ctx, term, &app, &source, &step).await;
+    }
     term.start(&format!(
         "Rolling back to {}",
         display_id(&source.name_any())
@@ -102,6 +207,7 @@ pub async fn rollback(ctx: &Ctx, term: &mut Term, id: &str, opts: &PromoteOpts) 
     };
     let copy_id = display_id(&copy.name_any());
     term.ok_id(&copy_id);
+    rollout::announce(term, &copy_id, true);
     rollout::follow(ctx, term, started, true).await?;
     term.ok();
     term.result_id(&copy_id);

@@ -2,9 +2,14 @@
 //!
 //! Convox's rules (shared/design/convox-output.md): progress and results on stdout, only
 //! `ERROR: …` on stderr; with `--id`, everything goes to stderr and stdout gets the bare ID.
-//! No colour: plain text is what Convox prints when stdout is not a terminal.
+//! Colour only on a terminal and never with `NO_COLOR`: plain text is what Convox prints when
+//! stdout is not a terminal, and what every test pins.
 
+pub mod diff;
+pub mod logs;
+pub mod process;
 pub mod releases;
+pub mod scale;
 pub mod table;
 #[cfg(test)]
 mod tests;
@@ -26,6 +31,29 @@ pub struct Term {
     id_mode: bool,
     /// Whether stdout is a terminal.
     pub tty: bool,
+    /// Whether to colour headers and `OK` (a terminal, and no `NO_COLOR`).
+    pub colour: bool,
+}
+
+/// Convox's 256-colour tags: headers grey-blue, `OK` green, `ERROR:` dark red.
+const H1: &str = "\x1b[38;5;246m";
+const OK: &str = "\x1b[38;5;40m";
+const ERROR: &str = "\x1b[38;5;124m";
+const ERROR_TEXT: &str = "\x1b[38;5;203m";
+const RESET: &str = "\x1b[0m";
+
+/// Whether output on a terminal (`tty`) gets colour: not when `NO_COLOR` is set to anything.
+pub fn colour_enabled(tty: bool) -> bool {
+    tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `ERROR: <message>` as printed on stderr, coloured when stdout is a coloured terminal.
+pub fn error_line(message: &str, colour: bool) -> String {
+    if colour {
+        format!("{ERROR}ERROR: {RESET}{ERROR_TEXT}{message}{RESET}")
+    } else {
+        format!("ERROR: {message}")
+    }
 }
 
 impl Term {
@@ -36,10 +64,12 @@ impl Term {
         } else {
             Box::new(std::io::stdout())
         };
+        let tty = std::io::stdout().is_terminal();
         Term {
             out,
             id_mode,
-            tty: std::io::stdout().is_terminal(),
+            tty,
+            colour: colour_enabled(tty) && !id_mode,
         }
     }
 
@@ -51,6 +81,7 @@ impl Term {
             out: Box::new(buffer.clone()),
             id_mode: false,
             tty,
+            colour: false,
         };
         (term, buffer)
     }
@@ -74,7 +105,21 @@ impl Term {
 
     /// Ends a progress step: `OK`.
     pub fn ok(&mut self) {
-        self.text("OK\n");
+        if self.colour {
+            self.text(&format!("{OK}OK{RESET}\n"));
+        } else {
+            self.text("OK\n");
+        }
+    }
+
+    /// Writes a table (in `format`), its header line coloured on a colour terminal.
+    pub fn table(&mut self, format: Format, text: &str) {
+        match text.split_once('\n') {
+            Some((header, rest)) if self.colour && format == Format::Text => {
+                self.text(&format!("{H1}{header}{RESET}\n{rest}"));
+            }
+            _ => self.text(text),
+        }
     }
 
     /// Ends a progress step that yielded an ID: `OK, <id>`.

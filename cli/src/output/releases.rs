@@ -138,9 +138,9 @@ pub fn release_info_text(view: &ReleaseInfo) -> String {
     ])
 }
 
-/// `convox env`: `KEY=VALUE` lines sorted by the whole line.
+/// `convox env`: `KEY=VALUE` lines sorted by the whole line; one empty line for no env (Convox).
 pub fn env_text(env: &BTreeMap<String, String>) -> String {
     let mut lines: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     lines.sort();
-    lines.iter().map(|l| format!("{l}\n")).collect()
+    format!("{}\n", lines.join("\n"))
 }

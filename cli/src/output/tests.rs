@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use slipway_crds::{App, Build, Release};
 
+use super::process::*;
 use super::releases::*;
 use super::views::*;
 use super::{Term, keys_step, mask_keys, render};
@@ -57,28 +58,32 @@ fresh  pending   \n"
 fn app_info_blocks() {
     let apps = apps();
     assert_eq!(
-        app_info_text(&app_info(&apps[0]), now()),
+        app_info_text(&app_info(&apps[0], false), now()),
         "\
-Name     myapp
-Status   updating
-Release  RBCDEFGHIJK
-Desired  RCDEFGHIJKL
-Rollout  rolling out RCDEFGHIJKL from RBCDEFGHIJK, started 1 minute ago
+Name        myapp
+Status      updating
+Generation  4
+Locked      false
+Release     RBCDEFGHIJK
+Desired     RCDEFGHIJKL
+Rollout     rolling out RCDEFGHIJKL from RBCDEFGHIJK, started 1 minute ago
 "
     );
     assert_eq!(
-        app_info_text(&app_info(&apps[1]), now()),
+        app_info_text(&app_info(&apps[1], true), now()),
         "\
-Name     other
-Status   failed
-Release  RYYYYYYYYYY
-Desired  RZZZZZZZZZZ
-Failed   RZZZZZZZZZZ (ProgressDeadlineExceeded): Deployment other-web made no progress for 600s
+Name        other
+Status      failed
+Generation  0
+Locked      true
+Release     RYYYYYYYYYY
+Desired     RZZZZZZZZZZ
+Failed      RZZZZZZZZZZ (ProgressDeadlineExceeded): Deployment other-web made no progress for 600s
 "
     );
     assert_eq!(
-        app_info_text(&app_info(&apps[2]), now()),
-        "Name     fresh\nStatus   pending\nRelease  \n"
+        app_info_text(&app_info(&apps[2], false), now()),
+        "Name        fresh\nStatus      pending\nGeneration  0\nLocked      false\nRelease     \n"
     );
 }
 
@@ -159,7 +164,7 @@ fn env_lines_sort_by_the_whole_line() {
         env_text(&masked(&env, &["B".to_string()])),
         "A0=2\nA=1\nB=****\n"
     );
-    assert_eq!(env_text(&BTreeMap::new()), "");
+    assert_eq!(env_text(&BTreeMap::new()), "\n");
 }
 
 #[test]
@@ -202,11 +207,39 @@ Reason       service web has build: and no image; source builds are not supporte
 fn ps_table() {
     let rows: Vec<ProcessRow> = pods().iter().map(process_row).collect();
     assert_eq!(
-        super::views::ps_table(&rows, now()),
+        super::process::ps_table(&rows, now()),
         "\
 ID                            SERVICE  STATUS   RELEASE      STARTED         COMMAND
 myapp-web-745f845dc-rzl2q     web      running  RCDEFGHIJKL  2 minutes ago   bin/web --port 5000
-myapp-worker-5d8c7b9f4-abcde  worker   crashed  RCDEFGHIJKL  20 seconds ago  \n"
+myapp-worker-5d8c7b9f4-abcde  worker   crashed  RCDEFGHIJKL  20 seconds ago  
+myapp-web-run-qwert           web      failed   RBCDEFGHIJK  2 days ago      sh -c bin/migrate
+"
+    );
+}
+
+#[test]
+fn ps_info_blocks() {
+    let pods = pods();
+    assert_eq!(
+        process_info_text(&process_info(&pods[0]), now()),
+        "\
+Id        myapp-web-745f845dc-rzl2q
+App       myapp
+Command   bin/web --port 5000
+Instance  
+Release   RCDEFGHIJKL
+Service   web
+Started   2 minutes ago
+Status    running
+Image     nginx
+Restarts  0
+"
+    );
+    let run = process_info_text(&process_info(&pods[2]), now());
+    assert!(run.contains("Instance  node-1\n"), "{run}");
+    assert!(
+        run.ends_with("Restarts  0\nReason    Error (exit code 3)\n"),
+        "{run}"
     );
 }
 
@@ -254,4 +287,28 @@ fn json_and_yaml_views() {
     let yaml = render(Format::Yaml, &app_row(app), || unreachable!()).unwrap();
     assert_eq!(yaml, "app: myapp\nstatus: updating\nrelease: RBCDEFGHIJK\n");
     assert_eq!(render(Format::Text, &rows, || "t".into()).unwrap(), "t");
+}
+
+#[test]
+fn colour_only_on_a_colour_terminal_and_never_in_json() {
+    let (mut term, out) = Term::buffer(true);
+    term.colour = true;
+    term.table(Format::Text, "APP  STATUS\nmyapp  running\n");
+    term.table(Format::Json, "[\n]\n");
+    term.start("Scaling web");
+    term.ok();
+    assert_eq!(
+        out.text(),
+        "\x1b[38;5;246mAPP  STATUS\x1b[0m\nmyapp  running\n[\n]\nScaling web... \x1b[38;5;40mOK\x1b[0m\n"
+    );
+    let (mut plain, out) = Term::buffer(false);
+    plain.table(Format::Text, "APP  STATUS\n");
+    plain.ok();
+    assert_eq!(out.text(), "APP  STATUS\nOK\n");
+    assert_eq!(super::error_line("rollback", false), "ERROR: rollback");
+    assert_eq!(
+        super::error_line("rollback", true),
+        "\x1b[38;5;124mERROR: \x1b[0m\x1b[38;5;203mrollback\x1b[0m"
+    );
+    assert!(!super::colour_enabled(false));
 }

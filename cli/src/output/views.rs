@@ -1,7 +1,6 @@
 //! The views: what each read command shows of the objects, as rows and info blocks.
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use serde::Serialize;
 use slipway_crds::id::display_id;
@@ -29,6 +28,10 @@ pub struct AppInfo {
     pub name: String,
     /// Phase, lower-case.
     pub status: String,
+    /// The App's metadata.generation: it moves with every change of its spec.
+    pub generation: i64,
+    /// Whether a GitOps tool owns spec.release (promotes are refused without --force).
+    pub locked: bool,
     /// The active release.
     pub release: String,
     /// The release spec.release names, when it is not the active one.
@@ -100,8 +103,8 @@ pub fn apps_table(rows: &[AppRow]) -> String {
     table(&["APP", "STATUS", "RELEASE"], &cells)
 }
 
-/// The `apps info` view of an App.
-pub fn app_info(app: &App) -> AppInfo {
+/// The `apps info` view of an App; `locked` when a GitOps tool owns its spec.release.
+pub fn app_info(app: &App, locked: bool) -> AppInfo {
     let status = app.status.clone().unwrap_or_default();
     let desired = app
         .spec
@@ -112,6 +115,8 @@ pub fn app_info(app: &App) -> AppInfo {
     AppInfo {
         name: app.name_any(),
         status: phase_name(status.phase).to_string(),
+        generation: app.metadata.generation.unwrap_or(0),
+        locked,
         release: shown(status.release.as_ref()),
         desired,
         rollout: status.rollout.map(|r| RolloutView {
@@ -128,11 +133,13 @@ pub fn app_info(app: &App) -> AppInfo {
     }
 }
 
-/// `Name`, `Status`, `Release`, then `Desired`, `Rollout`, `Failed` when they apply.
+/// `Name`, `Status`, `Generation`, `Locked`, `Release`, then `Desired`, `Rollout`, `Failed`.
 pub fn app_info_text(view: &AppInfo, now: Timestamp) -> String {
     let mut rows = vec![
         ("Name", view.name.clone()),
         ("Status", view.status.clone()),
+        ("Generation", view.generation.to_string()),
+        ("Locked", view.locked.to_string()),
         ("Release", view.release.clone()),
     ];
     if let Some(desired) = &view.desired {
@@ -249,87 +256,6 @@ pub fn build_info_text(b: &BuildView, now: Timestamp) -> String {
         rows.push(("Reason", reason.clone()));
     }
     info(&rows)
-}
-
-/// One row of `convox ps`.
-#[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct ProcessRow {
-    /// Pod name.
-    pub id: String,
-    /// Service name.
-    pub service: String,
-    /// `running`, `pending`, `crashed`, `stopping`, …
-    pub status: String,
-    /// Release the pod runs.
-    pub release: String,
-    /// When it started.
-    pub started: Option<Timestamp>,
-    /// Its command.
-    pub command: String,
-}
-
-/// The `ps` row of a Pod.
-pub fn process_row(pod: &Pod) -> ProcessRow {
-    let labels = pod.labels();
-    let status = pod.status.clone().unwrap_or_default();
-    let crashed = status.container_statuses.iter().flatten().any(|c| {
-        c.state
-            .as_ref()
-            .and_then(|s| s.waiting.as_ref())
-            .and_then(|w| w.reason.as_deref())
-            .is_some_and(|r| {
-                r == "CrashLoopBackOff" || r.contains("ImagePull") || r == "ErrImagePull"
-            })
-    });
-    let state = if pod.metadata.deletion_timestamp.is_some() {
-        "stopping".to_string()
-    } else if crashed {
-        "crashed".to_string()
-    } else {
-        status.phase.clone().unwrap_or_default().to_lowercase()
-    };
-    let command = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.containers.first())
-        .map(|c| {
-            let mut words = c.command.clone().unwrap_or_default();
-            words.extend(c.args.clone().unwrap_or_default());
-            words.join(" ")
-        })
-        .unwrap_or_default();
-    ProcessRow {
-        id: pod.name_any(),
-        service: labels
-            .get(slipway_crds::labels::SERVICE)
-            .cloned()
-            .unwrap_or_default(),
-        status: state,
-        release: shown(labels.get(slipway_crds::labels::RELEASE)),
-        started: status.start_time.map(|t| t.0),
-        command,
-    }
-}
-
-/// `ID  SERVICE  STATUS  RELEASE  STARTED  COMMAND`.
-pub fn ps_table(rows: &[ProcessRow], now: Timestamp) -> String {
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|p| {
-            vec![
-                p.id.clone(),
-                p.service.clone(),
-                p.status.clone(),
-                p.release.clone(),
-                ago(p.started, now),
-                p.command.clone(),
-            ]
-        })
-        .collect();
-    table(
-        &["ID", "SERVICE", "STATUS", "RELEASE", "STARTED", "COMMAND"],
-        &cells,
-    )
 }
 
 /// A line of a followed rollout: `<RFC3339> system/k8s/<object> <note>`.

@@ -168,6 +168,11 @@ fn only_events_of_the_app_and_its_workloads_are_shown() {
     assert_eq!(show("Deployment", "web-api-main"), None);
     assert_eq!(show("Pod", "web-api-main-745f845dc-rzl2q"), None);
     assert_eq!(
+        show("Pod", "web-main-run-qwldt"),
+        None,
+        "a convox run process"
+    );
+    assert_eq!(
         event_time(&event("App", "web")).unwrap().to_string(),
         "2026-01-01T00:00:51Z"
     );

@@ -87,10 +87,32 @@ pub struct Health {
 pub struct Scale {
     /// Replicas when the Deployment is first made (the lower bound of a range).
     pub count: i32,
+    /// The upper bound of a `count: 1-5` range: the service autoscales between the two.
+    pub max: Option<i32>,
     /// CPU in millicores.
     pub cpu: Option<u32>,
     /// Memory in megabytes.
     pub memory: Option<u32>,
+    /// Autoscaling targets, in percent of the requested CPU and memory.
+    pub targets: Targets,
+}
+
+/// `scale.targets`: average utilisation an autoscaled service is kept at.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Targets {
+    /// Percent of requested CPU.
+    pub cpu: Option<u32>,
+    /// Percent of requested memory.
+    pub memory: Option<u32>,
+}
+
+impl Scale {
+    /// The `(min, max)` of an autoscaled service: a range whose top is above its bottom.
+    pub fn autoscale(&self) -> Option<(i32, i32)> {
+        self.max
+            .filter(|max| *max > self.count)
+            .map(|max| (self.count.max(1), max))
+    }
 }
 
 /// Rolling update bounds, in percent of the desired replicas.
@@ -125,8 +147,10 @@ impl Default for Scale {
     fn default() -> Self {
         Scale {
             count: 1,
+            max: None,
             cpu: None,
             memory: None,
+            targets: Targets::default(),
         }
     }
 }

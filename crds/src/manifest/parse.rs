@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{SERVICE_FIELDS, SERVICE_IGNORED, TOP_FIELDS, TOP_IGNORED, check_keys};
 use super::metadata::{Kind, key_values};
-use super::{EnvDecl, Health, Manifest, ManifestError, Port, Rolling, Scale, Service};
+use super::{EnvDecl, Health, Manifest, ManifestError, Port, Rolling, Scale, Service, Targets};
 
 /// Longest service name: Deployments are named `<app>-<service>`.
 const MAX_SERVICE_NAME: usize = 22;
@@ -223,26 +223,39 @@ fn scale(value: Option<&Value>) -> Check<Scale> {
         Some(Value::Object(fields)) => fields,
         // Convox's shorthand: `scale: 2` or `scale: 1-3`.
         Some(count) => {
+            let (count, max) = count_of(count)?;
             return Ok(Scale {
-                count: count_of(count)?,
+                count,
+                max,
                 ..Scale::default()
             });
         }
     };
-    let ignored = &["autoscale", "gpu", "keda", "limit", "targets", "vpa"];
+    let ignored = &["autoscale", "gpu", "keda", "limit", "vpa"];
     check_keys(
         fields,
         "scale.",
-        &["count", "cpu", "max", "memory", "min"],
+        &["count", "cpu", "max", "memory", "min", "targets"],
         ignored,
     )?;
     // Newer Convox writes `min`/`max` beside `count`; the first replica count is the lower bound.
-    let count = ["count", "min", "max"]
+    let (count, mut max) = ["count", "min", "max"]
         .iter()
         .find_map(|key| fields.get(*key).filter(|value| !value.is_null()))
         .map(count_of)
         .transpose()?
-        .unwrap_or(Scale::default().count);
+        .unwrap_or((Scale::default().count, None));
+    if max.is_none() && fields.contains_key("min") {
+        max = number(
+            fields.get("max"),
+            0..=i32::MAX,
+            "scale.max must be a whole number",
+        )?;
+    }
+    if max.is_some_and(|max| max < count) {
+        return Err("scale.count range must go from low to high".into());
+    }
+    let targets = targets(fields.get("targets"))?;
     // As in Convox, 0 means "the default".
     let cpu = number(
         fields.get("cpu"),
@@ -256,13 +269,41 @@ fn scale(value: Option<&Value>) -> Check<Scale> {
     )?;
     Ok(Scale {
         count,
+        max,
         cpu: cpu.filter(|n| *n > 0),
         memory: memory.filter(|n| *n > 0),
+        targets,
     })
 }
 
-/// A replica count: a number, a `min-max` range or a `{min, max}` map; a range gives its minimum.
-fn count_of(value: &Value) -> Check<i32> {
+/// `scale.targets.cpu` and `.memory`, percentages; Convox's custom metrics are not supported.
+fn targets(value: Option<&Value>) -> Check<Targets> {
+    let fields = match value {
+        None | Some(Value::Null) => return Ok(Targets::default()),
+        Some(Value::Object(fields)) => fields,
+        Some(_) => return Err("scale.targets must be a map like {cpu: 70}".into()),
+    };
+    check_keys(
+        fields,
+        "scale.targets.",
+        &["cpu", "memory"],
+        &["custom", "requests"],
+    )?;
+    let percent = |key: &str| {
+        number(
+            fields.get(key),
+            1..=u32::MAX,
+            &format!("scale.targets.{key} must be a whole percentage above 0"),
+        )
+    };
+    Ok(Targets {
+        cpu: percent("cpu")?,
+        memory: percent("memory")?,
+    })
+}
+
+/// A replica count: a number, a `min-max` range or a `{min, max}` map: its minimum and maximum.
+fn count_of(value: &Value) -> Check<(i32, Option<i32>)> {
     const MESSAGE: &str = "scale.count must be a whole number (0 or more) or a range like 1-3";
     let bound = |n: Option<i64>| match n.and_then(|n| i32::try_from(n).ok()) {
         Some(n) if n >= 0 => Ok(n),
@@ -294,7 +335,8 @@ fn count_of(value: &Value) -> Check<i32> {
         (Some(min), Some(max)) if min > max => {
             Err("scale.count range must go from low to high".into())
         }
-        (min, max) => Ok(min.or(max).unwrap_or(Scale::default().count)),
+        (Some(min), max) => Ok((min, max)),
+        (None, max) => Ok((max.unwrap_or(Scale::default().count), None)),
     }
 }
 

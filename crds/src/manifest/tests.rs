@@ -101,8 +101,13 @@ fn every_setting() {
             },
             scale: Scale {
                 count: 2,
+                max: Some(6),
                 cpu: Some(500),
-                memory: Some(1024)
+                memory: Some(1024),
+                targets: Targets {
+                    cpu: Some(70),
+                    memory: None
+                },
             },
             deployment: Rolling {
                 minimum: 100,
@@ -141,8 +146,10 @@ fn defaults() {
         web.scale,
         Scale {
             count: 1,
+            max: None,
             cpu: None,
-            memory: None
+            memory: None,
+            targets: Targets::default(),
         }
     );
     assert_eq!(
@@ -212,6 +219,25 @@ fn scale_forms() {
     assert_eq!(count("{count: 0}"), 0);
     let scale = only("services: {web: {scale: {cpu: 0, memory: '512'}}}").scale;
     assert_eq!((scale.cpu, scale.memory), (None, Some(512)));
+}
+
+#[test]
+fn ranges_autoscale_to_their_targets() {
+    let scale = |yaml: &str| only(&format!("services: {{web: {{scale: {yaml}}}}}")).scale;
+    assert_eq!(scale("1-5").autoscale(), Some((1, 5)));
+    assert_eq!(scale("{count: 2-4}").autoscale(), Some((2, 4)));
+    assert_eq!(scale("{min: 3, max: 5}").autoscale(), Some((3, 5)));
+    assert_eq!(scale("{count: {min: 2, max: 4}}").autoscale(), Some((2, 4)));
+    assert_eq!(scale("3").autoscale(), None);
+    assert_eq!(scale("2-2").autoscale(), None);
+    let targeted = scale("{count: 1-5, targets: {cpu: 70, memory: 80}}");
+    assert_eq!(
+        targeted.targets,
+        Targets {
+            cpu: Some(70),
+            memory: Some(80)
+        }
+    );
 }
 
 #[test]

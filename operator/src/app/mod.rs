@@ -3,6 +3,7 @@
 //! Pipeline: resolve -> decide -> render -> apply -> observe rollout -> status.
 
 mod apply;
+mod autoscale;
 mod cleanup;
 mod decide;
 #[cfg(test)]
@@ -173,8 +174,14 @@ async fn reconcile_app(app: &App, ctx: &Context, stores: &apply::Stores) -> Resu
             .controller_owner_ref(&())
             .ok_or(Error::MissingField("uid"))?;
         let replicas = live_replicas(&live.deployments);
-        let rendered = render::render(&target.plan, &owner, &replicas);
+        let rendered = render::render_with(&target.plan, &owner, &replicas, &app.spec.services);
         let deployments = apply::apply(client, &namespace, &rendered, &live).await?;
+        let sets = (
+            &rendered.deployments[..],
+            &live.deployments[..],
+            &deployments[..],
+        );
+        autoscale::apply(client, &namespace, &target.plan, sets).await?;
         apply::prune(client, &namespace, &rendered, &live).await?;
         let observed: Vec<Option<&Deployment>> = deployments.iter().map(Some).collect();
         // Listing the app's pods on every pass of a converged App was a third of its reads.

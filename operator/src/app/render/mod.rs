@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::ObjectMeta;
+use slipway_crds::ServiceSettings;
 use slipway_crds::digest::sha256_hex;
 use slipway_crds::labels;
 use slipway_crds::manifest;
@@ -37,13 +38,29 @@ pub fn object_name(app: &str, service: &str) -> String {
 }
 
 /// Renders every service of the plan; `replicas` holds live counts, which win over `scale.count`.
+#[cfg(test)]
 pub fn render(plan: &Plan, owner: &OwnerReference, replicas: &BTreeMap<String, i32>) -> Rendered {
+    render_with(plan, owner, replicas, &BTreeMap::new())
+}
+
+/// Renders with the App's per-service settings, which win over live counts and convox.yml.
+pub fn render_with(
+    plan: &Plan,
+    owner: &OwnerReference,
+    replicas: &BTreeMap<String, i32>,
+    settings: &BTreeMap<String, ServiceSettings>,
+) -> Rendered {
     let mut rendered = Rendered::default();
+    let none = ServiceSettings::default();
     for (name, service) in &plan.manifest.services {
-        let count = replicas.get(name).copied().unwrap_or(service.scale.count);
+        let set = settings.get(name).unwrap_or(&none);
+        let live = replicas.get(name).copied();
+        // An autoscaled service's count belongs to its HorizontalPodAutoscaler.
+        let fixed = set.count.filter(|_| service.scale.autoscale().is_none());
+        let count = fixed.or(live).unwrap_or(service.scale.count);
         rendered
             .deployments
-            .push(deployment(plan, service, owner, count));
+            .push(deployment(plan, service, owner, count, set));
         if let Some(port) = &service.port {
             rendered
                 .services
@@ -73,6 +90,7 @@ fn deployment(
     service: &manifest::Service,
     owner: &OwnerReference,
     replicas: i32,
+    set: &ServiceSettings,
 ) -> Deployment {
     let selector = BTreeMap::from([
         (labels::APP.to_string(), plan.app.clone()),
@@ -81,6 +99,10 @@ fn deployment(
     let mut pod_labels = service.labels.clone();
     pod_labels.extend(service_labels(plan, &service.name));
     pod_labels.insert(labels::RELEASE.to_string(), plan.release.clone());
+    let mut pod_annotations = service.annotations.clone();
+    if let Some(at) = &set.restarted_at {
+        pod_annotations.insert(labels::RESTARTED_AT.to_string(), at.clone());
+    }
     let spec = DeploymentSpec {
         selector: LabelSelector {
             match_labels: Some(selector),
@@ -98,11 +120,11 @@ fn deployment(
         template: PodTemplateSpec {
             metadata: Some(ObjectMeta {
                 labels: Some(pod_labels),
-                annotations: (!service.annotations.is_empty()).then(|| service.annotations.clone()),
+                annotations: (!pod_annotations.is_empty()).then_some(pod_annotations),
                 ..ObjectMeta::default()
             }),
             spec: Some(PodSpec {
-                containers: vec![container(plan, service)],
+                containers: vec![container(plan, service, set)],
                 ..PodSpec::default()
             }),
         },
@@ -125,7 +147,13 @@ fn percent(value: i64) -> IntOrString {
     IntOrString::String(format!("{}%", value.max(0)))
 }
 
-fn container(plan: &Plan, service: &manifest::Service) -> Container {
+fn container(plan: &Plan, service: &manifest::Service, set: &ServiceSettings) -> Container {
+    let positive = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok());
+    let scale = manifest::Scale {
+        cpu: positive(set.cpu).or(service.scale.cpu),
+        memory: positive(set.memory).or(service.scale.memory),
+        ..service.scale.clone()
+    };
     Container {
         name: "main".to_string(),
         image: plan.images.get(&service.name).cloned(),
@@ -148,7 +176,7 @@ fn container(plan: &Plan, service: &manifest::Service) -> Container {
             }]
         }),
         readiness_probe: service.port.as_ref().map(|p| readiness(&service.health, p)),
-        resources: resources(&service.scale),
+        resources: resources(&scale),
         ..Container::default()
     }
 }

@@ -170,3 +170,53 @@ fn rendered_yaml_matches_the_fixture_shape() {
         "a service without a port has no probe:\n{yaml}"
     );
 }
+
+#[test]
+fn app_settings_win_over_live_counts_and_a_restart_changes_the_template() {
+    let release = fixtures::release("myapp", "rabcdefghij", fixtures::TWO_SERVICES);
+    let plan = plan(
+        "myapp",
+        &release,
+        &fixtures::env(&[("FOO", "bar")]),
+        "rabcdefghij-env",
+        120,
+    )
+    .unwrap();
+    let live = BTreeMap::from([("web".to_string(), 7)]);
+    let settings = BTreeMap::from([(
+        "web".to_string(),
+        ServiceSettings {
+            count: Some(3),
+            cpu: Some(512),
+            memory: Some(1024),
+            restarted_at: Some("2026-06-24T12:00:00Z".into()),
+        },
+    )]);
+    let plain = render(&plan, &owner(), &live);
+    let set = render_with(&plan, &owner(), &live, &settings);
+    let (before, after) = (&plain.deployments[0], &set.deployments[0]);
+    assert_eq!(before.spec.as_ref().unwrap().replicas, Some(7));
+    let spec = after.spec.as_ref().unwrap();
+    assert_eq!(spec.replicas, Some(3));
+    let template = &spec.template;
+    let annotations = template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .annotations
+        .clone()
+        .unwrap();
+    assert_eq!(annotations[labels::RESTARTED_AT], "2026-06-24T12:00:00Z");
+    let resources = template.spec.as_ref().unwrap().containers[0]
+        .resources
+        .clone()
+        .unwrap();
+    assert_eq!(resources.requests.unwrap()["cpu"].0, "512m");
+    assert_eq!(resources.limits.unwrap()["memory"].0, "1024Mi");
+    assert_ne!(
+        before.metadata.annotations.as_ref().unwrap()[RENDER_HASH],
+        after.metadata.annotations.as_ref().unwrap()[RENDER_HASH]
+    );
+    // The other service follows convox.yml and its live count.
+    assert_eq!(plain.deployments[1], set.deployments[1]);
+}
