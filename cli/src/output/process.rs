@@ -31,15 +31,8 @@ pub struct ProcessRow {
 pub fn process_row(pod: &Pod) -> ProcessRow {
     let tags = pod.labels();
     let status = pod.status.clone().unwrap_or_default();
-    let crashed = status.container_statuses.iter().flatten().any(|c| {
-        c.state
-            .as_ref()
-            .and_then(|s| s.waiting.as_ref())
-            .and_then(|w| w.reason.as_deref())
-            .is_some_and(|r| {
-                r == "CrashLoopBackOff" || r.contains("ImagePull") || r == "ErrImagePull"
-            })
-    });
+    // The operator's own rule of trouble, so `ps` and a rollback agree.
+    let crashed = slipway_crds::pods::in_trouble(pod);
     let state = if pod.metadata.deletion_timestamp.is_some() {
         "stopping".to_string()
     } else if crashed {
