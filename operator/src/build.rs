@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
@@ -130,7 +130,7 @@ async fn create_release(
     if let Some(existing) = releases.get_opt(&name).await? {
         if existing.spec.build.as_deref() == Some(build.name_any().as_str()) {
             // A reconcile cut short after creating it may have left its env Secret without it.
-            own_env(client, namespace, &existing).await?;
+            crate::envowner::own_env(client, &existing).await?;
         }
         return Ok(name);
     }
@@ -175,7 +175,7 @@ async fn create_release(
         Err(kube::Error::Api(e)) if e.code == 409 => return Ok(name),
         Err(e) => return Err(e.into()),
     };
-    own_env(client, namespace, &created).await?;
+    crate::envowner::own_env(client, &created).await?;
     tracing::info!(release = name, "Created release from build");
     Ok(name)
 }
@@ -222,53 +222,6 @@ async fn create_secret(
     {
         Ok(_) => Ok(reference),
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(reference),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Makes `release` an owner of its env Secret: the controller of its own, one more of a shared one.
-async fn own_env(client: &kube::Client, namespace: &str, release: &Release) -> Result<()> {
-    let Some(reference) = &release.spec.env_secret else {
-        return Ok(());
-    };
-    let secrets = Api::<Secret>::namespaced(client.clone(), namespace);
-    // A missing Secret is the App controller's to report, when the release is promoted.
-    let Some(secret) = secrets.get_metadata_opt(&reference.name).await? else {
-        return Ok(());
-    };
-    let uid = release.uid().ok_or(Error::MissingField("uid"))?;
-    if secret.owner_references().iter().any(|o| o.uid == uid) {
-        return Ok(());
-    }
-    if reference.name == env::secret_name(&release.name_any()) {
-        let meta = ObjectMeta {
-            owner_references: release.controller_owner_ref(&()).map(|o| vec![o]),
-            ..ObjectMeta::default()
-        };
-        let patch = serde_json::json!({ "metadata": meta });
-        secrets
-            .patch(
-                &reference.name,
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await?;
-        return Ok(());
-    }
-    let owner = release.owner_ref(&()).ok_or(Error::MissingField("uid"))?;
-    let patch = serde_json::from_value(fork::share_patch(&release.spec.app, &owner))
-        .map_err(kube::Error::SerdeError)?;
-    match secrets
-        .patch(
-            &reference.name,
-            &PatchParams::default(),
-            &Patch::Json::<()>(patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        // Not a Secret Slipway made for this app: shared as the base names it, never made collectable.
-        Err(kube::Error::Api(e)) if e.code == 422 => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

@@ -4,6 +4,7 @@
 mod app;
 mod build;
 mod context;
+mod envowner;
 mod error;
 mod http;
 mod metrics;
@@ -126,9 +127,11 @@ async fn run(flags: Flags) -> Result<(), String> {
             scoped::<Pod>(&client, ns),
         );
         let build_controller = build::run(ctx.clone(), scoped(&client, ns));
+        let envowner_controller = envowner::run(ctx.clone(), scoped(&client, ns));
         [
             Box::pin(app_controller) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
             Box::pin(build_controller),
+            Box::pin(envowner_controller),
         ]
     });
     join_all(controllers).await;
