@@ -4,6 +4,7 @@
 
 mod apply;
 mod cleanup;
+mod counted;
 mod decide;
 #[cfg(test)]
 mod fixtures;
@@ -44,10 +45,12 @@ const WHILE_MOVING: Duration = Duration::from_secs(10);
 /// Objects per page of a watch's first list.
 const WATCH_PAGE: u32 = 100;
 
-/// What App reconciles share: the operator's context and the stores of what runs.
+/// What App reconciles share: the operator's context, the stores of what runs, and the
+/// promotions already counted.
 struct AppContext {
     ctx: Arc<Context>,
     stores: apply::Stores,
+    counted: counted::Counted,
 }
 
 /// Runs the App controller over `api` until shutdown, reconciling at most `concurrency` Apps at once.
@@ -83,9 +86,16 @@ pub async fn run(
         .reflect(writer)
         .default_backoff()
         .touched_objects();
+    let (release_store, writer) = reflector::store();
+    let release_events = watcher(releases, paged.clone())
+        .modify(apply::trim_release)
+        .reflect(writer)
+        .default_backoff()
+        .touched_objects();
     let ctx = Arc::new(AppContext {
         ctx,
-        stores: apply::Stores::new(deployment_store, service_store),
+        stores: apply::Stores::new(deployment_store, service_store, release_store),
+        counted: Default::default(),
     });
     // Apps are kept without managedFields: reconcile never reads them, and they weighed most.
     let (app_store, writer) = reflector::store();
@@ -98,7 +108,7 @@ pub async fn run(
         .with_config(config)
         .owns_stream(deployment_events)
         .owns_stream(service_events)
-        .watches(releases, paged, |release: Release| {
+        .watches_stream(release_events, |release: Release| {
             let namespace = release.namespace().unwrap_or_default();
             Some(ObjectRef::new(&release.spec.app).within(&namespace))
         })
@@ -121,14 +131,14 @@ pub async fn run(
 
 #[tracing::instrument(skip_all, fields(app = %app.name_any(), namespace = app.namespace().unwrap_or_default()))]
 async fn reconcile(app: Arc<App>, ctx: Arc<AppContext>) -> Result<Action> {
-    let (ctx, stores) = (&ctx.ctx, &ctx.stores);
     let started = Instant::now();
-    let result = reconcile_app(&app, ctx, stores).await;
-    ctx.metrics.reconciled("app", started.elapsed());
+    let result = reconcile_app(&app, &ctx).await;
+    ctx.ctx.metrics.reconciled("app", started.elapsed());
     result
 }
 
-async fn reconcile_app(app: &App, ctx: &Context, stores: &apply::Stores) -> Result<Action> {
+async fn reconcile_app(app: &App, shared: &AppContext) -> Result<Action> {
+    let (ctx, stores) = (&*shared.ctx, &shared.stores);
     let client = &ctx.client;
     let namespace = app.namespace().ok_or(Error::MissingField("namespace"))?;
     let name = app.name_any();
@@ -201,12 +211,16 @@ async fn reconcile_app(app: &App, ctx: &Context, stores: &apply::Stores) -> Resu
     let next = status::next_status(app, &seen, &now);
     if app.status.as_ref() != Some(&next) {
         apply::patch_status(client, app, &next).await?;
-        publish(ctx, app, &status, &next).await;
-        if next.history.first() != status.history.first() {
-            count_promotions(ctx, &status, &next);
-            cleanup::releases(client, &namespace, app, &next).await?;
+        let uid = app.uid().unwrap_or_default();
+        for promotion in shared.counted.added(&uid, &status, &next) {
+            ctx.metrics.promoted(&promotion.result);
         }
+        publish(ctx, app, &status, &next).await;
     }
+    // Level-triggered: on every pass while expired releases exist, not only on the pass that
+    // recorded a promotion (a kill in between left them for good on a quiet app).
+    let releases = stores.releases(&namespace, &name);
+    cleanup::releases(client, &namespace, app, &[&status, &next], releases).await?;
     let moving = !matches!(state, Some(RolloutState::Complete))
         && !matches!(mode, Mode::Idle | Mode::Stuck(_));
     tracing::info!(phase = ?next.phase, release = ?next.release, "Reconciled");
@@ -236,17 +250,6 @@ fn service_status(d: &Deployment) -> ServiceStatus {
             .metadata
             .and_then(|m| m.labels)
             .and_then(|l| l.get(labels::RELEASE).cloned()),
-    }
-}
-
-fn count_promotions(ctx: &Context, old: &slipway_crds::AppStatus, new: &slipway_crds::AppStatus) {
-    // History is newest first: what stands before the old newest entry was just added.
-    let added = new
-        .history
-        .iter()
-        .take_while(|p| Some(*p) != old.history.first());
-    for promotion in added {
-        ctx.metrics.promoted(&promotion.result);
     }
 }
 
