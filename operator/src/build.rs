@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
 use slipway_crds::build::{BuildPhase, BuildStatus};
 use slipway_crds::env::{self, Env};
@@ -23,11 +23,20 @@ use crate::error::{Error, Result};
 
 /// Runs the Build controller over `builds` until shutdown.
 pub async fn run(ctx: Arc<Context>, builds: Api<Build>) {
-    Controller::new(builds, watcher::Config::default())
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| futures::future::ready(()))
-        .await;
+    let (store, writer) = reflector::store();
+    let events = watcher(builds, watcher::Config::default())
+        .reflect(writer)
+        .backoff(crate::watch::Quick::default())
+        .applied_objects();
+    Controller::for_stream(
+        crate::watch::without_errors(events, "builds", ctx.metrics.clone()),
+        store,
+    )
+    .trigger_backoff(crate::watch::Quick::default())
+    .shutdown_on_signal()
+    .run(reconcile, error_policy, ctx)
+    .for_each(|_| futures::future::ready(()))
+    .await;
 }
 
 /// The Release a Build yields: `B…` builds give `R…` with the same letters, others `<build>-release`.

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use slipway_crds::{Release, env, fork};
@@ -25,12 +25,28 @@ use crate::error::{Error, Result};
 pub async fn run(ctx: Arc<Context>, releases: Api<Release>) {
     // A restart looks at every Release once (a metadata read each): a few at a time.
     let config = controller::Config::default().concurrency(4);
-    Controller::new(releases, watcher::Config::default().page_size(100))
-        .with_config(config)
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| futures::future::ready(()))
-        .await;
+    let (store, writer) = reflector::store();
+    let events = watcher(releases, watcher::Config::default().page_size(100))
+        .modify(|release: &mut Release| {
+            // Only the name, uid, app and env Secret are read: the rest weighed most.
+            release.managed_fields_mut().clear();
+            release.spec.manifest.clear();
+            release.spec.images.clear();
+            release.spec.env.clear();
+        })
+        .reflect(writer)
+        .backoff(crate::watch::Quick::default())
+        .applied_objects();
+    Controller::for_stream(
+        crate::watch::without_errors(events, "env-owner", ctx.metrics.clone()),
+        store,
+    )
+    .trigger_backoff(crate::watch::Quick::default())
+    .with_config(config)
+    .shutdown_on_signal()
+    .run(reconcile, error_policy, ctx)
+    .for_each(|_| futures::future::ready(()))
+    .await;
 }
 
 async fn reconcile(release: Arc<Release>, ctx: Arc<Context>) -> Result<Action> {

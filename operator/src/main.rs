@@ -8,6 +8,7 @@ mod envowner;
 mod error;
 mod http;
 mod metrics;
+mod watch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

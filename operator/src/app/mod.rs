@@ -33,6 +33,7 @@ use slipway_crds::{App, Release, labels};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::watch;
 use decide::Mode;
 use rollout::RolloutState;
 use status::Observation;
@@ -78,20 +79,21 @@ pub async fn run(
     let deployment_events = watcher(deployments, managed.clone())
         .modify(apply::keep_foreign_spec_edits)
         .reflect(writer)
-        .default_backoff()
+        .backoff(watch::Quick::default())
         .touched_objects();
     let (service_store, writer) = reflector::store();
     let service_events = watcher(services, managed.clone())
         .modify(apply::keep_foreign_spec_edits)
         .reflect(writer)
-        .default_backoff()
+        .backoff(watch::Quick::default())
         .touched_objects();
     let (release_store, writer) = reflector::store();
     let release_events = watcher(releases, paged.clone())
         .modify(apply::trim_release)
         .reflect(writer)
-        .default_backoff()
+        .backoff(watch::Quick::default())
         .touched_objects();
+    let metrics = ctx.metrics.clone();
     let ctx = Arc::new(AppContext {
         ctx,
         stores: apply::Stores::new(deployment_store, service_store, release_store),
@@ -102,17 +104,37 @@ pub async fn run(
     let app_events = watcher(apps, paged.clone())
         .modify(|app: &mut App| app.managed_fields_mut().clear())
         .reflect(writer)
-        .default_backoff()
+        .backoff(watch::Quick::default())
         .touched_objects();
-    Controller::for_stream(app_events, app_store)
-        .with_config(config)
-        .owns_stream(deployment_events)
-        .owns_stream(service_events)
-        .watches_stream(release_events, |release: Release| {
+    let pod_events = watcher(pods, managed)
+        .backoff(watch::Quick::default())
+        .touched_objects();
+    Controller::for_stream(
+        watch::without_errors(app_events, "apps", metrics.clone()),
+        app_store,
+    )
+    .with_config(config)
+    .trigger_backoff(watch::Quick::default())
+    .owns_stream(watch::without_errors(
+        deployment_events,
+        "deployments",
+        metrics.clone(),
+    ))
+    .owns_stream(watch::without_errors(
+        service_events,
+        "services",
+        metrics.clone(),
+    ))
+    .watches_stream(
+        watch::without_errors(release_events, "releases", metrics.clone()),
+        |release: Release| {
             let namespace = release.namespace().unwrap_or_default();
             Some(ObjectRef::new(&release.spec.app).within(&namespace))
-        })
-        .watches(pods, managed, |pod: Pod| {
+        },
+    )
+    .watches_stream(
+        watch::without_errors(pod_events, "pods", metrics.clone()),
+        |pod: Pod| {
             // Every change of every pod made a reconcile; a healthy pod's progress arrives
             // through its Deployment's status, so only trouble needs a look of its own.
             if !rollout::in_trouble(&pod) {
@@ -122,11 +144,12 @@ pub async fn run(
             pod.labels()
                 .get(labels::APP)
                 .map(|app| ObjectRef::new(app).within(&namespace))
-        })
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| futures::future::ready(()))
-        .await;
+        },
+    )
+    .shutdown_on_signal()
+    .run(reconcile, error_policy, ctx)
+    .for_each(|_| futures::future::ready(()))
+    .await;
 }
 
 #[tracing::instrument(skip_all, fields(app = %app.name_any(), namespace = app.namespace().unwrap_or_default()))]
