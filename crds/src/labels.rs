@@ -22,6 +22,8 @@ pub const CLI_MANAGER: &str = "convox";
 pub const ENV_HEAD: &str = "slipway.dev/env-head";
 /// Release annotation naming the release an env command forked: not trusted unless it is the head.
 pub const ENV_BASE: &str = "slipway.dev/env-base";
+/// Release annotation naming the env head its maker saw, empty for none (see `order`).
+pub const ENV_AFTER: &str = "slipway.dev/env-after";
 
 /// Label and annotation prefixes or keys that GitOps tools use to track objects.
 const TRACKING: &[&str] = &[

@@ -16,7 +16,7 @@ use slipway_crds::fork::{self, EnvCarry};
 use slipway_crds::labels::{self, OPERATOR_MANAGER};
 use slipway_crds::manifest::Manifest;
 use slipway_crds::release::{EnvSecretRef, newest_first};
-use slipway_crds::{App, Build, Release, ReleaseSpec, id, stamp};
+use slipway_crds::{App, Build, Release, ReleaseSpec, id, order, stamp};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -126,8 +126,8 @@ fn failed(now: &Time, reason: String) -> BuildStatus {
 }
 
 // A new Secret first, then the Release, then the Secret's owner: a Release never names a
-// missing Secret. The env comes from the release an env change would fork (the same rule as
-// the CLI), so a build never inherits an env release that has not won (and may be deleted).
+// missing Secret. The env comes from the base the next env change would take (the same rule as
+// the CLI, `slipway_crds::order`), so a build never inherits an env release that has not won.
 async fn create_release(
     client: &kube::Client,
     namespace: &str,
@@ -143,7 +143,7 @@ async fn create_release(
         }
         return Ok(name);
     }
-    let base = base_release(&releases, app, &name).await?;
+    let base = env_source(&releases, app, &name).await?;
     let app_name = &build.spec.app;
     let env_secret = match base.as_ref().map(|b| (fork::carry(&b.spec), b)) {
         Some((EnvCarry::Share(reference), _)) => reference,
@@ -171,6 +171,9 @@ async fn create_release(
         },
     );
     release.metadata.labels = Some(labels::app_labels(&build.spec.app));
+    // The head this env came from: the next change orders this release by it (`order`).
+    let seen = fork::env_head(app).unwrap_or_default().to_string();
+    release.metadata.annotations = Some([(labels::ENV_AFTER.to_string(), seen)].into());
     release.metadata.owner_references = app.controller_owner_ref(&()).map(|mut o| {
         o.controller = Some(false);
         vec![o]
@@ -189,15 +192,15 @@ async fn create_release(
     Ok(name)
 }
 
-/// The release a build takes its env from: the env base among the app's other releases.
-async fn base_release(releases: &Api<Release>, app: &App, except: &str) -> Result<Option<Release>> {
+/// The release a build takes its env from: the env of the next change's base (`order::base`).
+async fn env_source(releases: &Api<Release>, app: &App, except: &str) -> Result<Option<Release>> {
     let mut list = releases
         .list(&ListParams::default().fields(&format!("spec.app={}", app.name_any())))
         .await?
         .items;
     list.retain(|r| r.name_any() != except);
     newest_first(&mut list);
-    Ok(fork::env_base(&list, fork::env_head(app)).cloned())
+    Ok(order::base(&list, fork::env_head(app)).map(|base| base.env.clone()))
 }
 
 /// The full env of a release: plain values plus its pinned Secret.
