@@ -257,7 +257,7 @@ pub async fn ensure_secret(
 }
 
 /// Writes `status` to the App's status subresource.
-pub async fn patch_status(client: &kube::Client, app: &App, status: &AppStatus) -> Result<()> {
+pub async fn patch_status(client: &kube::Client, app: &App, status: &AppStatus) -> Result<App> {
     let namespace = app.namespace().unwrap_or_default();
     let api: Api<App> = Api::namespaced(client.clone(), &namespace);
     // Apply (not merge) so that fields this status no longer has are removed.
@@ -267,9 +267,9 @@ pub async fn patch_status(client: &kube::Client, app: &App, status: &AppStatus) 
         "status": status,
     });
     let params = PatchParams::apply(OPERATOR_MANAGER).force();
-    api.patch_status(&app.name_any(), &params, &Patch::Apply(&patch))
-        .await?;
-    Ok(())
+    Ok(api
+        .patch_status(&app.name_any(), &params, &Patch::Apply(&patch))
+        .await?)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod render;
 mod resolve;
 mod rollout;
 mod status;
+mod written;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,6 +53,7 @@ struct AppContext {
     ctx: Arc<Context>,
     stores: apply::Stores,
     counted: counted::Counted,
+    written: written::Written,
 }
 
 /// Runs the App controller over `api` until shutdown, reconciling at most `concurrency` Apps at once.
@@ -98,6 +100,7 @@ pub async fn run(
         ctx,
         stores: apply::Stores::new(deployment_store, service_store, release_store),
         counted: Default::default(),
+        written: Default::default(),
     });
     // Apps are kept without managedFields: reconcile never reads them, and they weighed most.
     let (app_store, writer) = reflector::store();
@@ -137,7 +140,7 @@ pub async fn run(
         |pod: Pod| {
             // Every change of every pod made a reconcile; a healthy pod's progress arrives
             // through its Deployment's status, so only trouble needs a look of its own.
-            if !rollout::in_trouble(&pod) {
+            if !rollout::in_trouble(&pod) && !lacks_its_config(&pod) {
                 return None;
             }
             let namespace = pod.namespace().unwrap_or_default();
@@ -155,6 +158,8 @@ pub async fn run(
 #[tracing::instrument(skip_all, fields(app = %app.name_any(), namespace = app.namespace().unwrap_or_default()))]
 async fn reconcile(app: Arc<App>, ctx: Arc<AppContext>) -> Result<Action> {
     let started = Instant::now();
+    // Never decide from a status older than the one this process wrote last.
+    let app = ctx.written.fresher(&app);
     let result = reconcile_app(&app, &ctx).await;
     ctx.ctx.metrics.reconciled("app", started.elapsed());
     result
@@ -233,7 +238,9 @@ async fn reconcile_app(app: &App, shared: &AppContext) -> Result<Action> {
     let now = Time(jiff::Timestamp::now());
     let next = status::next_status(app, &seen, &now);
     if app.status.as_ref() != Some(&next) {
-        apply::patch_status(client, app, &next).await?;
+        shared
+            .written
+            .saved(apply::patch_status(client, app, &next).await?);
         let uid = app.uid().unwrap_or_default();
         for promotion in shared.counted.added(&uid, &status, &next) {
             ctx.metrics.promoted(&promotion.result);
@@ -248,6 +255,17 @@ async fn reconcile_app(app: &App, shared: &AppContext) -> Result<Action> {
         && !matches!(mode, Mode::Idle | Mode::Stuck(_));
     tracing::info!(phase = ?next.phase, release = ?next.release, "Reconciled");
     Ok(Action::requeue(if moving { WHILE_MOVING } else { RESYNC }))
+}
+
+/// Whether a container of `pod` cannot start because its config (the env Secret) is missing or
+/// wrong: the moment a damaged env Secret of a running release matters, so it is seen then
+/// rather than at the next resync (the operator may not watch Secrets).
+fn lacks_its_config(pod: &Pod) -> bool {
+    pod.status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
+        .any(|reason| reason == "CreateContainerConfigError")
 }
 
 fn live_replicas(deployments: &[Deployment]) -> BTreeMap<String, i32> {

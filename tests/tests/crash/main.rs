@@ -3,6 +3,7 @@
 //! orphaned object. The quick run (`make test`) takes four moments; `make reliability` all.
 #![cfg(feature = "cluster")]
 
+mod backwards;
 mod cleanup;
 mod moments;
 
