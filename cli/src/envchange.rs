@@ -147,31 +147,29 @@ where
     F: Fn(Fork) -> Fut,
     Fut: Future<Output = Result<Release>>,
 {
-    let mut made: Option<(Release, Vec<(String, String)>)> = None;
+    // A release made on one attempt is committed again on the next only if it would be made
+    // the same: same build and env sources, same head seen.
+    let mut made: Option<(Release, [String; 3])> = None;
     for attempt in 0..ATTEMPTS {
         let app = store::get_app(ctx).await?;
         let (build, env) = fork_of(ctx, &app, from).await?;
         let name = |r: &Option<Release>| r.as_ref().map(|r| r.name_any()).unwrap_or_default();
-        let annotations = vec![
-            (ENV_BASE.to_string(), name(&env)),
-            (
-                ENV_AFTER.to_string(),
-                env_head(&app).unwrap_or_default().to_string(),
-            ),
-            // Not an annotation: what else the release was made from, to know it is unchanged.
-            (String::new(), name(&build)),
-        ];
+        let head = env_head(&app).unwrap_or_default().to_string();
+        let sources = [name(&build), name(&env), head.clone()];
         let release = match made.take() {
-            Some((release, made_from)) if made_from == annotations => release,
+            Some((release, made_from)) if made_from == sources => release,
             stale => {
                 if let Some((lost, _)) = stale {
                     store::delete_release(ctx, &lost.name_any()).await?;
                 }
                 let fork = Fork {
                     app: app.clone(),
+                    annotations: vec![
+                        (ENV_BASE.to_string(), name(&env)),
+                        (ENV_AFTER.to_string(), head),
+                    ],
                     build,
                     env,
-                    annotations: annotations[..2].to_vec(),
                 };
                 make(fork).await?
             }
@@ -179,7 +177,7 @@ where
         match swap_head(ctx, &app, &release.name_any()).await {
             Ok(()) => return Ok(release),
             Err(err) if Error::is_conflict(&err) => {
-                made = Some((release, annotations));
+                made = Some((release, sources));
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt + 1))).await;
             }
             Err(err) => {

@@ -93,16 +93,9 @@ pub async fn rollback(ctx: &Ctx, term: &mut Term, id: &str, opts: &PromoteOpts) 
         copy_release(ctx, fork, &source, "releases rollback", spec.clone())
     })
     .await?;
-    let started = match rollout::start(ctx, &copy, opts).await {
-        Ok(started) => started,
-        // The copy stays: the change to commit to git names it.
-        Err(err @ Error::ManagedElsewhere { .. }) => return Err(err),
-        Err(err) => {
-            // Nothing was promoted: the copy would only clutter the list.
-            store::delete_release(ctx, &copy.name_any()).await?;
-            return Err(err);
-        }
-    };
+    // The copy stays even when the promotion cannot start: it is the env head now (the next
+    // change forks it), and for a GitOps-managed App the change to commit to git names it.
+    let started = rollout::start(ctx, &copy, opts).await?;
     let copy_id = display_id(&copy.name_any());
     term.ok_id(&copy_id);
     rollout::follow(ctx, term, started, true).await?;
