@@ -82,17 +82,29 @@ pub async fn promote(
 
 /// `convox releases rollback R`: copies R, promotes the copy: `Rolling back to R... OK, RNEW`.
 pub async fn rollback(ctx: &Ctx, term: &mut Term, id: &str, opts: &PromoteOpts) -> Result<()> {
-    store::get_app(ctx).await?;
+    let app = store::get_app(ctx).await?;
     let source = store::get_release(ctx, id).await?;
     term.start(&format!(
         "Rolling back to {}",
         display_id(&source.name_any())
     ));
     let spec = source.spec.rollback_copy(&source.name_any());
-    let copy = envchange::commit_with(ctx, None, |fork| {
-        copy_release(ctx, fork, &source, "releases rollback", spec.clone())
-    })
-    .await?;
+    let copy = if !opts.force && rollout::foreign_release_owner(&app).is_some() {
+        // Git promotes it, not this command: the copy only is made, for the commit to name,
+        // and the App is left as git wrote it (no env head written).
+        let fork = envchange::Fork {
+            app,
+            build: None,
+            env: None,
+            annotations: Vec::new(),
+        };
+        copy_release(ctx, fork, &source, "releases rollback", spec).await?
+    } else {
+        envchange::commit_with(ctx, None, |fork| {
+            copy_release(ctx, fork, &source, "releases rollback", spec.clone())
+        })
+        .await?
+    };
     // The copy stays even when the promotion cannot start: it is the env head now (the next
     // change forks it), and for a GitOps-managed App the change to commit to git names it.
     let started = rollout::start(ctx, &copy, opts).await?;
