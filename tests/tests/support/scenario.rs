@@ -113,30 +113,38 @@ pub async fn promote_build_and_roll_back(ns: &TestNamespace) {
     })
     .await;
 
-    // Every status change was an Event from the operator.
-    let events = ns
-        .api::<Event>()
-        .list(&ListParams::default())
-        .await
-        .expect("list Events");
-    let notes: Vec<_> = events
-        .items
-        .iter()
-        .filter(|e| e.reporting_controller.as_deref() == Some("slipway-operator"))
-        .filter_map(|e| Some(format!("{}: {}", e.reason.as_deref()?, e.note.as_deref()?)))
-        .collect();
-    for expected in [
+    // Every status change was an Event from the operator. Events are published after the status
+    // is saved, so the last one may follow the status this test saw by a few ms: wait for it.
+    let expected = [
         "StatusChanged: Status: Pending => Updating",
         "StatusChanged: Status: Updating => Running",
         "StatusChanged: Status: Updating => RollingBack",
         "StatusChanged: Status: RollingBack => Failed",
         "RolloutFailed: release RNEVERREADY failed",
-    ] {
-        assert!(
-            notes.iter().any(|n| n.starts_with(expected)),
-            "no Event {expected:?} from the operator among {notes:?}"
-        );
-    }
+    ];
+    wait_for(CONVERGE, "every status change as an Event", || async {
+        let events = ns
+            .api::<Event>()
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let notes: Vec<_> = events
+            .items
+            .iter()
+            .filter(|e| e.reporting_controller.as_deref() == Some("slipway-operator"))
+            .filter_map(|e| Some(format!("{}: {}", e.reason.as_deref()?, e.note.as_deref()?)))
+            .collect();
+        match expected
+            .iter()
+            .find(|want| !notes.iter().any(|n| n.starts_with(*want)))
+        {
+            Some(missing) => Err(format!(
+                "no Event {missing:?} from the operator among {notes:?}"
+            )),
+            None => Ok(()),
+        }
+    })
+    .await;
     let app = ns.api::<App>().get("myapp").await.expect("get App");
     assert_eq!(
         app.spec.release.as_deref(),
