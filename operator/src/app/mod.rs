@@ -329,3 +329,25 @@ fn error_policy(app: Arc<App>, error: &Error, ctx: Arc<AppContext>) -> Action {
     };
     Action::requeue(delay)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(reason: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "web-1" },
+            "status": { "containerStatuses": [{
+                "name": "main", "image": "nginx:1", "imageID": "", "ready": false,
+                "restartCount": 0, "state": { "waiting": { "reason": reason } },
+            }] },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_pod_that_cannot_start_for_its_env_secret_is_looked_at() {
+        assert!(lacks_its_config(&pod("CreateContainerConfigError")));
+        assert!(!lacks_its_config(&pod("ContainerCreating")));
+    }
+}
