@@ -9,10 +9,11 @@
 //! - the App annotation `slipway.dev/env-head` names the newest env release that won;
 //!   it is written by a merge patch that carries the App's `resourceVersion`, so the
 //!   apiserver applies it only if the App did not change since it was read (compare-and-swap);
-//! - the base of a change is the newest release that is either the head or not made by an
-//!   env command (builds, rollbacks, create-from, hand-written releases), so a release that
-//!   lost the race, or is still being saved, is never forked (`slipway_crds::fork::env_base`,
-//!   the rule the operator's Build controller follows too);
+//! - the base of a change follows one ordering rule (`slipway_crds::order`, the rule the
+//!   operator's Build controller follows too): a release that lost the race, or is still being
+//!   saved, is never forked, and a build made while a change was in flight keeps both;
+//! - rollbacks and create-from are committed as the head the same way, so every release the
+//!   CLI makes is ordered against every other;
 //! - on a conflict the App is read again: if the base is still the same (only the App's
 //!   status moved), the same release is committed again; otherwise the change is applied
 //!   again on top of the new base, in a new release, and the release that lost is deleted.
@@ -23,8 +24,9 @@ use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use slipway_crds::env::{self, Env};
-use slipway_crds::fork::{env_base, env_head};
-use slipway_crds::labels::{CLI_MANAGER, ENV_BASE, ENV_HEAD};
+use slipway_crds::fork::env_head;
+use slipway_crds::labels::{CLI_MANAGER, ENV_AFTER, ENV_BASE, ENV_HEAD};
+use slipway_crds::order;
 use slipway_crds::{App, Release, ReleaseSpec};
 
 use crate::context::Ctx;
@@ -105,35 +107,88 @@ pub fn edit_between(old: &Env, new: &Env) -> EnvEdit {
     }
 }
 
-/// The release env commands read: `--release`, else the env base.
+/// What a new release is made from, as read at one attempt of a commit.
+pub struct Fork {
+    /// The App, as read.
+    pub app: App,
+    /// The release whose build, manifest and images the new one takes.
+    pub build: Option<Release>,
+    /// The release whose env the new one takes.
+    pub env: Option<Release>,
+    /// The annotations ordering the new release: the base it forked and the head it saw.
+    pub annotations: Vec<(String, String)>,
+}
+
+/// The release env commands read: `--release`, else the env of the next change's base.
 pub async fn base_release(ctx: &Ctx, app: &App, from: Option<&str>) -> Result<Option<Release>> {
+    Ok(fork_of(ctx, app, from).await?.1)
+}
+
+/// The newest release, for `promote` without an ID: the build of the next change's base.
+pub async fn newest_release(ctx: &Ctx, app: &App) -> Result<Option<Release>> {
+    Ok(fork_of(ctx, app, None).await?.0)
+}
+
+/// The build and env sources of the next change (`slipway_crds::order`), or `from` for both.
+async fn fork_of(
+    ctx: &Ctx,
+    app: &App,
+    from: Option<&str>,
+) -> Result<(Option<Release>, Option<Release>)> {
     if let Some(id) = from {
-        return store::get_release(ctx, id).await.map(Some);
+        let release = store::get_release(ctx, id).await?;
+        return Ok((Some(release.clone()), Some(release)));
     }
     let releases = store::list_releases(ctx).await?;
-    Ok(env_base(&releases, env_head(app)).cloned())
+    Ok(match order::base(&releases, env_head(app)) {
+        Some(base) => (Some(base.build.clone()), Some(base.env.clone())),
+        None => (None, None),
+    })
 }
 
 /// Makes the release for `edit` and commits it as the env head; see the module comment.
 pub async fn commit(ctx: &Ctx, edit: &EnvEdit, from: Option<&str>) -> Result<Release> {
-    let mut made: Option<(Release, Option<String>)> = None;
+    commit_with(ctx, from, |fork| make(ctx, fork, edit)).await
+}
+
+/// Makes a release with `make` and commits it as the env head: every release the CLI makes
+/// (env changes, rollbacks, create-from) is ordered by the same compare-and-swap.
+pub async fn commit_with<F, Fut>(ctx: &Ctx, from: Option<&str>, make: F) -> Result<Release>
+where
+    F: Fn(Fork) -> Fut,
+    Fut: Future<Output = Result<Release>>,
+{
+    // A release made on one attempt is committed again on the next only if it would be made
+    // the same: same build and env sources, same head seen.
+    let mut made: Option<(Release, [String; 3])> = None;
     for attempt in 0..ATTEMPTS {
         let app = store::get_app(ctx).await?;
-        let base = base_release(ctx, &app, from).await?;
-        let base_name = base.as_ref().map(|b| b.name_any());
+        let (build, env) = fork_of(ctx, &app, from).await?;
+        let name = |r: &Option<Release>| r.as_ref().map(|r| r.name_any()).unwrap_or_default();
+        let head = env_head(&app).unwrap_or_default().to_string();
+        let sources = [name(&build), name(&env), head.clone()];
         let release = match made.take() {
-            Some((release, made_from)) if made_from == base_name => release,
+            Some((release, made_from)) if made_from == sources => release,
             stale => {
                 if let Some((lost, _)) = stale {
                     store::delete_release(ctx, &lost.name_any()).await?;
                 }
-                make(ctx, &app, base.as_ref(), edit).await?
+                let fork = Fork {
+                    app: app.clone(),
+                    annotations: vec![
+                        (ENV_BASE.to_string(), name(&env)),
+                        (ENV_AFTER.to_string(), head),
+                    ],
+                    build,
+                    env,
+                };
+                make(fork).await?
             }
         };
         match swap_head(ctx, &app, &release.name_any()).await {
             Ok(()) => return Ok(release),
             Err(err) if Error::is_conflict(&err) => {
-                made = Some((release, base_name));
+                made = Some((release, sources));
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt + 1))).await;
             }
             Err(err) => {
@@ -151,9 +206,9 @@ pub async fn commit(ctx: &Ctx, edit: &EnvEdit, from: Option<&str>) -> Result<Rel
     Err(Error::EnvContention(ctx.app.clone()))
 }
 
-/// Creates the release of `edit` applied to `base` (or to nothing, for an app without releases).
-async fn make(ctx: &Ctx, app: &App, base: Option<&Release>, edit: &EnvEdit) -> Result<Release> {
-    let (base_env, base_secret) = match base {
+/// Creates the release of `edit` applied to the fork's env (or to nothing, for a new app).
+async fn make(ctx: &Ctx, fork: Fork, edit: &EnvEdit) -> Result<Release> {
+    let (base_env, base_secret) = match &fork.env {
         Some(release) => (
             store::release_env(ctx, release).await?,
             release.spec.secret_keys.clone(),
@@ -161,7 +216,7 @@ async fn make(ctx: &Ctx, app: &App, base: Option<&Release>, edit: &EnvEdit) -> R
         None => (Env::new(), Vec::new()),
     };
     let (next, secret_keys) = apply(edit, &base_env, &base_secret)?;
-    let base_spec = base.map(|b| b.spec.clone()).unwrap_or_default();
+    let base_spec = fork.build.map(|b| b.spec).unwrap_or_default();
     let spec = ReleaseSpec {
         build: base_spec.build,
         manifest: base_spec.manifest,
@@ -170,13 +225,17 @@ async fn make(ctx: &Ctx, app: &App, base: Option<&Release>, edit: &EnvEdit) -> R
         description: description(edit, &base_env, &next),
         ..ReleaseSpec::default()
     };
-    let base_name = base.map(|b| b.name_any()).unwrap_or_default();
+    let annotations: Vec<(&str, &str)> = fork
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     store::create_release(
         ctx,
-        app,
+        &fork.app,
         spec,
         store::NewEnv::Pin(&next),
-        &[(ENV_BASE, &base_name)],
+        &annotations,
     )
     .await
 }

@@ -1,12 +1,9 @@
 //! Reading and writing Slipway's objects, with errors in words a person understands.
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 use slipway_crds::env::{self, Env};
-use slipway_crds::fork;
 use slipway_crds::id::{IdKind, display_id, new_id, object_name};
 use slipway_crds::labels::{self, CLI_MANAGER};
 use slipway_crds::release::newest_first;
@@ -133,7 +130,8 @@ pub async fn create_release(
     match env {
         NewEnv::Pin(values) => {
             let (mut secret, reference) = env::pinned_secret(&ctx.app, &name, values);
-            // Owned by the App until the Release exists, so a crash in between leaves no orphan.
+            // Owned by the App until the operator hands it to its Release, so a crash in between
+            // leaves no orphan.
             secret.metadata.owner_references = Some(app_owner.clone());
             ctx.secrets()
                 .create(&PostParams::default(), &secret)
@@ -177,65 +175,39 @@ pub async fn create_release(
             return Err(Error::kube(format!("creating release {id}"), err));
         }
     };
-    let owner = created.owner_ref(&()).into_iter().collect::<Vec<_>>();
-    if let Some(secret) = &pinned {
-        // Only metadata of an immutable Secret may change: hand it to its Release.
-        let patch = json!({ "metadata": { "ownerReferences": owner } });
-        ctx.secrets()
-            .patch(secret, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(|err| Error::kube(format!("linking the environment of {id}"), err))?;
-    } else if let (NewEnv::Share(source), [owner]) = (env, owner.as_slice())
-        && let Err(err) = share_secret(ctx, source, owner).await
-    {
-        // Without its owner the copy would lose its env with the source: it must not stay.
-        delete_release(ctx, &name).await?;
-        return Err(err);
-    }
+    // The operator adds the Release to its env Secret's owners (and the App lets go): a person
+    // who deploys needs no Secret rights, and no patch response hands them a Secret's data.
     Ok(created)
 }
 
-/// Adds `owner` to the owners of `source`'s env Secret, with a JSON patch that needs no read.
-async fn share_secret(ctx: &Ctx, source: &Release, owner: &OwnerReference) -> Result<()> {
-    let Some(reference) = &source.spec.env_secret else {
-        return Ok(());
-    };
-    let id = display_id(&source.name_any());
-    let doing = format!("sharing the environment of {id}");
-    let patch = serde_json::from_value(fork::share_patch(&ctx.app, owner))
-        .map_err(|err| Error::kube(&doing, kube::Error::SerdeError(err)))?;
-    match ctx
-        .secrets()
-        .patch(
-            &reference.name,
-            &PatchParams::default(),
-            &Patch::Json::<()>(patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        // The test failed: a Secret someone else manages, which the copy names as its source
-        // does, without making it collectable.
-        Err(kube::Error::Api(status)) if status.code == 422 => Ok(()),
-        Err(err) if Error::is_not_found(&err) => Err(Error::BrokenEnv {
-            release: id,
-            why: format!("its Secret {} is missing", reference.name),
-        }),
-        Err(err) => Err(Error::kube(doing, err)),
-    }
-}
-
-/// Deletes a release; its env Secret follows through its ownerReference unless another owns it too.
+/// Deletes a release the CLI made, and the env Secret it pinned unless its Release owns it already.
 pub async fn delete_release(ctx: &Ctx, name: &str) -> Result<()> {
     match ctx
         .releases()
         .delete(name, &DeleteParams::background())
         .await
     {
+        Ok(_) => {}
+        Err(err) if Error::is_not_found(&err) => {}
+        Err(err) => {
+            return Err(Error::kube(
+                format!("deleting release {}", display_id(name)),
+                err,
+            ));
+        }
+    }
+    // Until the operator hands it to its Release, a pinned Secret is the App's and would stay.
+    // Releases that share their source's Secret have none of their own (and a developer may
+    // not delete Secrets: nothing to do then either).
+    match ctx
+        .secrets()
+        .delete(&env::secret_name(name), &DeleteParams::background())
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(err) if Error::is_not_found(&err) => Ok(()),
+        Err(kube::Error::Api(status)) if matches!(status.code, 403 | 404) => Ok(()),
         Err(err) => Err(Error::kube(
-            format!("deleting release {}", display_id(name)),
+            format!("deleting the environment of {}", display_id(name)),
             err,
         )),
     }
@@ -280,25 +252,4 @@ pub async fn get_build(ctx: &Ctx, id: &str) -> Result<Build> {
 /// The current time, for ages.
 pub fn now() -> Timestamp {
     Timestamp::now()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_share_patch_is_a_json_patch_of_two_tests_and_an_add() {
-        let owner = OwnerReference {
-            api_version: "slipway.dev/v1alpha1".into(),
-            kind: "Release".into(),
-            name: "rtwo".into(),
-            uid: "u-2".into(),
-            ..OwnerReference::default()
-        };
-        let patch = serde_json::from_value(fork::share_patch("myapp", &owner)).unwrap();
-        match Patch::<()>::Json(patch) {
-            Patch::Json(ops) => assert_eq!(ops.0.len(), 3),
-            _ => unreachable!(),
-        }
-    }
 }

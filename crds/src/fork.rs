@@ -6,9 +6,10 @@
 //! holds) and become owners of it too. Kubernetes collects an object only once all its owners
 //! are gone, so a shared Secret lives while any release using it lives.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::ResourceExt;
-use serde_json::json;
 
 use crate::env::Env;
 use crate::labels::{self, ENV_BASE, ENV_HEAD};
@@ -55,20 +56,42 @@ pub fn carry(source: &ReleaseSpec) -> EnvCarry {
     }
 }
 
-/// JSON patch adding `owner` to a shared env Secret; its test fails unless Slipway made it for `app`.
-pub fn share_patch(app: &str, owner: &OwnerReference) -> serde_json::Value {
+/// Whether a Secret with `secret_labels` is an env Secret Slipway made for `app`.
+pub fn is_env_secret_of(secret_labels: &BTreeMap<String, String>, app: &str) -> bool {
     // A Secret someone else manages (named by a hand-written release) is never made collectable.
-    let label = |key: &str| {
-        format!(
-            "/metadata/labels/{}",
-            key.replace('~', "~0").replace('/', "~1")
-        )
-    };
-    json!([
-        { "op": "test", "path": label(labels::MANAGED_BY), "value": labels::MANAGED_BY_SLIPWAY },
-        { "op": "test", "path": label(labels::APP), "value": app },
-        { "op": "add", "path": "/metadata/ownerReferences/-", "value": owner },
-    ])
+    secret_labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGED_BY_SLIPWAY)
+        && secret_labels.get(labels::APP).map(String::as_str) == Some(app)
+}
+
+/// The owners of an env Secret once `release` owns it too, or `None` when it does already.
+///
+/// The CLI makes a Secret owned by the App (so a crash before its Release exists leaves no
+/// orphan); once a Release owns it, the App's reference goes, and the Secret lives while any
+/// Release naming it lives. `own` says the Secret is the release's own (`<release>-env`).
+pub fn owners_with(
+    existing: &[OwnerReference],
+    release: &OwnerReference,
+    own: bool,
+) -> Option<Vec<OwnerReference>> {
+    if existing.iter().any(|o| o.uid == release.uid) {
+        return None;
+    }
+    let mut owners: Vec<OwnerReference> = existing
+        .iter()
+        .filter(|o| !(o.kind == "App" && o.api_version.starts_with(labels::GROUP)))
+        .cloned()
+        .map(|mut o| {
+            if own {
+                // One controller at most: the release the Secret was made for.
+                o.controller = None;
+            }
+            o
+        })
+        .collect();
+    let mut added = release.clone();
+    added.controller = own.then_some(true);
+    owners.push(added);
+    Some(owners)
 }
 
 #[cfg(test)]
@@ -146,24 +169,44 @@ mod tests {
     }
 
     #[test]
-    fn the_share_patch_checks_the_secret_is_ours_then_appends_the_owner() {
-        let owner = OwnerReference {
+    fn a_release_becomes_an_owner_and_the_app_lets_go() {
+        let owner = |kind: &str, name: &str, controller: Option<bool>| OwnerReference {
             api_version: "slipway.dev/v1alpha1".into(),
-            kind: "Release".into(),
-            name: "rtwo".into(),
-            uid: "u-2".into(),
+            kind: kind.into(),
+            name: name.into(),
+            uid: format!("u-{name}"),
+            controller,
             ..OwnerReference::default()
         };
-        let patch = share_patch("myapp", &owner);
+        let app = owner("App", "myapp", Some(true));
+        let one = owner("Release", "rone", None);
+        // Its own Secret, made by the CLI for the App: the release takes over as controller.
         assert_eq!(
-            patch,
-            json!([
-                { "op": "test", "path": "/metadata/labels/app.kubernetes.io~1managed-by", "value": "slipway" },
-                { "op": "test", "path": "/metadata/labels/slipway.dev~1app", "value": "myapp" },
-                { "op": "add", "path": "/metadata/ownerReferences/-", "value": {
-                    "apiVersion": "slipway.dev/v1alpha1", "kind": "Release", "name": "rtwo", "uid": "u-2"
-                } },
-            ])
+            owners_with(std::slice::from_ref(&app), &one, true).unwrap(),
+            [owner("Release", "rone", Some(true))]
         );
+        // A shared Secret: one more owner, no controller.
+        let two = owner("Release", "rtwo", None);
+        let held = [owner("Release", "rone", Some(true))];
+        assert_eq!(
+            owners_with(&held, &two, false).unwrap(),
+            [owner("Release", "rone", Some(true)), two.clone()]
+        );
+        // A copy adopted first, then the Secret's own release.
+        assert_eq!(
+            owners_with(&[app, owner("Release", "rtwo", None)], &one, true).unwrap(),
+            [two.clone(), owner("Release", "rone", Some(true))]
+        );
+        assert_eq!(owners_with(&held, &one, true), None);
+    }
+
+    #[test]
+    fn only_slipway_env_secrets_of_the_same_app_are_adopted() {
+        let ours = labels::app_labels("myapp");
+        assert!(is_env_secret_of(&ours, "myapp"));
+        assert!(!is_env_secret_of(&ours, "other"));
+        let mut foreign = ours.clone();
+        foreign.remove(labels::MANAGED_BY);
+        assert!(!is_env_secret_of(&foreign, "myapp"));
     }
 }

@@ -30,6 +30,8 @@ pub const RUN_SERVICE: &str = "slipway.dev/run-service";
 pub const RUN_RELEASE: &str = "slipway.dev/run-release";
 /// Pod-template annotation from `spec.services.<s>.restartedAt`: changing it rolls the pods.
 pub const RESTARTED_AT: &str = "slipway.dev/restarted-at";
+/// Release annotation naming the env head its maker saw, empty for none (see `order`).
+pub const ENV_AFTER: &str = "slipway.dev/env-after";
 
 /// Label and annotation prefixes or keys that GitOps tools use to track objects.
 const TRACKING: &[&str] = &[

@@ -10,6 +10,7 @@ pub mod fork;
 pub mod id;
 pub mod labels;
 pub mod manifest;
+pub mod order;
 pub mod pods;
 pub mod release;
 pub mod stamp;

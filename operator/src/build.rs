@@ -6,9 +6,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
 use slipway_crds::build::{BuildPhase, BuildStatus};
 use slipway_crds::env::{self, Env};
@@ -16,18 +16,27 @@ use slipway_crds::fork::{self, EnvCarry};
 use slipway_crds::labels::{self, OPERATOR_MANAGER};
 use slipway_crds::manifest::Manifest;
 use slipway_crds::release::{EnvSecretRef, newest_first};
-use slipway_crds::{App, Build, Release, ReleaseSpec, id, stamp};
+use slipway_crds::{App, Build, Release, ReleaseSpec, id, order, stamp};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
 
 /// Runs the Build controller over `builds` until shutdown.
 pub async fn run(ctx: Arc<Context>, builds: Api<Build>) {
-    Controller::new(builds, watcher::Config::default())
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| futures::future::ready(()))
-        .await;
+    let (store, writer) = reflector::store();
+    let events = watcher(builds, watcher::Config::default())
+        .reflect(writer)
+        .backoff(crate::watch::Quick::default())
+        .applied_objects();
+    Controller::for_stream(
+        crate::watch::without_errors(events, "builds", ctx.metrics.clone()),
+        store,
+    )
+    .trigger_backoff(crate::watch::Quick::default())
+    .shutdown_on_signal()
+    .run(reconcile, error_policy, ctx)
+    .for_each(|_| futures::future::ready(()))
+    .await;
 }
 
 /// The Release a Build yields: `B…` builds give `R…` with the same letters, others `<build>-release`.
@@ -117,8 +126,8 @@ fn failed(now: &Time, reason: String) -> BuildStatus {
 }
 
 // A new Secret first, then the Release, then the Secret's owner: a Release never names a
-// missing Secret. The env comes from the release an env change would fork (the same rule as
-// the CLI), so a build never inherits an env release that has not won (and may be deleted).
+// missing Secret. The env comes from the base the next env change would take (the same rule as
+// the CLI, `slipway_crds::order`), so a build never inherits an env release that has not won.
 async fn create_release(
     client: &kube::Client,
     namespace: &str,
@@ -130,11 +139,11 @@ async fn create_release(
     if let Some(existing) = releases.get_opt(&name).await? {
         if existing.spec.build.as_deref() == Some(build.name_any().as_str()) {
             // A reconcile cut short after creating it may have left its env Secret without it.
-            own_env(client, namespace, &existing).await?;
+            crate::envowner::own_env(client, &existing).await?;
         }
         return Ok(name);
     }
-    let base = base_release(&releases, app, &name).await?;
+    let base = env_source(&releases, app, &name).await?;
     let app_name = &build.spec.app;
     let env_secret = match base.as_ref().map(|b| (fork::carry(&b.spec), b)) {
         Some((EnvCarry::Share(reference), _)) => reference,
@@ -162,6 +171,9 @@ async fn create_release(
         },
     );
     release.metadata.labels = Some(labels::app_labels(&build.spec.app));
+    // The head this env came from: the next change orders this release by it (`order`).
+    let seen = fork::env_head(app).unwrap_or_default().to_string();
+    release.metadata.annotations = Some([(labels::ENV_AFTER.to_string(), seen)].into());
     release.metadata.owner_references = app.controller_owner_ref(&()).map(|mut o| {
         o.controller = Some(false);
         vec![o]
@@ -175,20 +187,20 @@ async fn create_release(
         Err(kube::Error::Api(e)) if e.code == 409 => return Ok(name),
         Err(e) => return Err(e.into()),
     };
-    own_env(client, namespace, &created).await?;
+    crate::envowner::own_env(client, &created).await?;
     tracing::info!(release = name, "Created release from build");
     Ok(name)
 }
 
-/// The release a build takes its env from: the env base among the app's other releases.
-async fn base_release(releases: &Api<Release>, app: &App, except: &str) -> Result<Option<Release>> {
+/// The release a build takes its env from: the env of the next change's base (`order::base`).
+async fn env_source(releases: &Api<Release>, app: &App, except: &str) -> Result<Option<Release>> {
     let mut list = releases
         .list(&ListParams::default().fields(&format!("spec.app={}", app.name_any())))
         .await?
         .items;
     list.retain(|r| r.name_any() != except);
     newest_first(&mut list);
-    Ok(fork::env_base(&list, fork::env_head(app)).cloned())
+    Ok(order::base(&list, fork::env_head(app)).map(|base| base.env.clone()))
 }
 
 /// The full env of a release: plain values plus its pinned Secret.
@@ -222,53 +234,6 @@ async fn create_secret(
     {
         Ok(_) => Ok(reference),
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(reference),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Makes `release` an owner of its env Secret: the controller of its own, one more of a shared one.
-async fn own_env(client: &kube::Client, namespace: &str, release: &Release) -> Result<()> {
-    let Some(reference) = &release.spec.env_secret else {
-        return Ok(());
-    };
-    let secrets = Api::<Secret>::namespaced(client.clone(), namespace);
-    // A missing Secret is the App controller's to report, when the release is promoted.
-    let Some(secret) = secrets.get_metadata_opt(&reference.name).await? else {
-        return Ok(());
-    };
-    let uid = release.uid().ok_or(Error::MissingField("uid"))?;
-    if secret.owner_references().iter().any(|o| o.uid == uid) {
-        return Ok(());
-    }
-    if reference.name == env::secret_name(&release.name_any()) {
-        let meta = ObjectMeta {
-            owner_references: release.controller_owner_ref(&()).map(|o| vec![o]),
-            ..ObjectMeta::default()
-        };
-        let patch = serde_json::json!({ "metadata": meta });
-        secrets
-            .patch(
-                &reference.name,
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await?;
-        return Ok(());
-    }
-    let owner = release.owner_ref(&()).ok_or(Error::MissingField("uid"))?;
-    let patch = serde_json::from_value(fork::share_patch(&release.spec.app, &owner))
-        .map_err(kube::Error::SerdeError)?;
-    match secrets
-        .patch(
-            &reference.name,
-            &PatchParams::default(),
-            &Patch::Json::<()>(patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        // Not a Secret Slipway made for this app: shared as the base names it, never made collectable.
-        Err(kube::Error::Api(e)) if e.code == 422 => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

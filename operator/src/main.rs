@@ -4,9 +4,11 @@
 mod app;
 mod build;
 mod context;
+mod envowner;
 mod error;
 mod http;
 mod metrics;
+mod watch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -126,9 +128,11 @@ async fn run(flags: Flags) -> Result<(), String> {
             scoped::<Pod>(&client, ns),
         );
         let build_controller = build::run(ctx.clone(), scoped(&client, ns));
+        let envowner_controller = envowner::run(ctx.clone(), scoped(&client, ns));
         [
             Box::pin(app_controller) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
             Box::pin(build_controller),
+            Box::pin(envowner_controller),
         ]
     });
     join_all(controllers).await;

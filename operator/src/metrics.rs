@@ -39,6 +39,13 @@ pub struct RequestLabels {
     pub verb: String,
 }
 
+/// Labels of a watch.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatchLabels {
+    /// What it watches: apps, releases, builds, deployments, services, pods, or env-owner releases.
+    pub watch: String,
+}
+
 /// The operator's metrics and their registry.
 pub struct Metrics {
     /// Reconciles run.
@@ -51,6 +58,8 @@ pub struct Metrics {
     pub promotions: Family<PromotionLabels, Counter>,
     /// API requests sent, by verb.
     pub requests: Family<RequestLabels, Counter>,
+    /// Objects delivered by each watch (a relist delivers them all again).
+    pub watched: Family<WatchLabels, Counter>,
     /// The registry that /metrics encodes.
     pub registry: Registry,
 }
@@ -64,6 +73,7 @@ impl Default for Metrics {
         });
         let promotions = Family::<PromotionLabels, Counter>::default();
         let requests = Family::<RequestLabels, Counter>::default();
+        let watched = Family::<WatchLabels, Counter>::default();
         let mut registry = Registry::with_prefix("slipway");
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register(
@@ -86,7 +96,13 @@ impl Default for Metrics {
             "Kubernetes API requests sent, by verb",
             requests.clone(),
         );
+        registry.register(
+            "watch_events",
+            "Objects delivered by each watch",
+            watched.clone(),
+        );
         Metrics {
+            watched,
             reconciles,
             failures,
             duration,
@@ -107,6 +123,14 @@ impl Metrics {
         self.duration
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one object delivered by `watch`.
+    pub fn watched(&self, watch: &str) {
+        let labels = WatchLabels {
+            watch: watch.to_string(),
+        };
+        self.watched.get_or_create(&labels).inc();
     }
 
     /// Counts one failed reconcile.

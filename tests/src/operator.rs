@@ -89,7 +89,8 @@ impl Operator {
     /// The `host:port` of /metrics, /healthz and /readyz, once the operator has logged it.
     pub fn metrics_addr(&self) -> Option<String> {
         let log = self.log();
-        let line = log.lines().find(|l| l.contains("Serving /metrics"))?;
+        // The last one: a restarted operator appends to the same log.
+        let line = log.lines().rfind(|l| l.contains("Serving /metrics"))?;
         // The line may carry colour codes; the address is the loopback one it names.
         let port: String = line
             .split("127.0.0.1:")

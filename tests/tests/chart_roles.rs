@@ -12,11 +12,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use kube::Api;
+use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRulesReviewSpec};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::PostParams;
+use kube::{Api, ResourceExt};
 use slipway_crds::{App, env};
 use slipway_tests::operator::{Operator, binary};
 use slipway_tests::slipway::{CONVERGE, create_app, create_release, running, wait_app};
-use slipway_tests::{helm, identity, operator, wait_for, with_temp_ns};
+use slipway_tests::{TestNamespace, helm, identity, operator, testenv_dir, wait_for, with_temp_ns};
 
 const IMAGE: [&str; 2] = [
     "image.repository=registry.example.com/slipway-operator",
@@ -200,6 +203,11 @@ async fn the_roles_for_people_through_the_cli() {
             "{out}"
         );
 
+        // A developer builds, rolls back and creates from releases with no Secret right at
+        // all (so no response they get can hold env values): the operator makes each new
+        // release an owner of the Secret it shares.
+        developer_deploys_without_secret_rights(&ns, &developer).await;
+
         // With env-reader too: values, env changes and rollbacks (which copy values).
         let (code, out, err) = convox(&trusted, &["env"]);
         assert_eq!(code, 0, "{err}");
@@ -211,6 +219,108 @@ async fn the_roles_for_people_through_the_cli() {
         let (_, out, _) = convox(&trusted, &["env"]);
         assert!(out.contains("FOO=one") && !out.contains("BAR"), "{out}");
         drop(installed);
+    })
+    .await;
+}
+
+/// Build, deploy, rollback and create-from as a developer, who has no right on any Secret.
+async fn developer_deploys_without_secret_rights(ns: &TestNamespace, developer: &Path) {
+    let review = SelfSubjectRulesReview {
+        spec: SelfSubjectRulesReviewSpec {
+            namespace: Some(ns.name().into()),
+        },
+        ..SelfSubjectRulesReview::default()
+    };
+    let as_developer = identity::client_from(developer).await;
+    let rules = Api::<SelfSubjectRulesReview>::all(as_developer)
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("a rules review")
+        .status
+        .expect("its status")
+        .resource_rules;
+    let secret_rules: Vec<_> = rules
+        .iter()
+        .filter(|r| {
+            r.resources
+                .iter()
+                .flatten()
+                .any(|res| res == "secrets" || res == "*")
+        })
+        .collect();
+    assert!(
+        secret_rules.is_empty(),
+        "no Secret rights: {secret_rules:?}"
+    );
+
+    let dir = testenv_dir().join(format!("build-{}", ns.name()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("convox.yml"),
+        "services:\n  web:\n    image: nginx:2\n",
+    )
+    .unwrap();
+    let mut seen = String::new();
+    let mut run = |args: &[&str]| {
+        let (code, out, err) = convox(developer, args);
+        assert_eq!(code, 0, "a developer runs convox {args:?}: {out}{err}");
+        seen.push_str(&out);
+        seen.push_str(&err);
+        out
+    };
+    let dir_arg = dir.to_string_lossy().into_owned();
+    run(&["build", &dir_arg, "-d", "by a developer"]);
+    let out = run(&["releases", "rollback", "RFIRSTFIRST", "--id"]);
+    let rollback = out
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let out = run(&[
+        "releases",
+        "create-from",
+        "--build-from",
+        "RFIRSTFIRST",
+        "--env-from",
+        "RFIRSTFIRST",
+    ]);
+    let created = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Release: "))
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    assert!(
+        !seen.contains("FOO=one"),
+        "a value reached the developer: {seen}"
+    );
+    let owners = |secret: &str| {
+        let secrets = ns.api::<Secret>();
+        let secret = secret.to_string();
+        async move {
+            let meta = secrets
+                .get_metadata(&secret)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<Vec<String>, String>(
+                meta.owner_references()
+                    .iter()
+                    .map(|o| o.name.clone())
+                    .collect(),
+            )
+        }
+    };
+    wait_for(CONVERGE, "the copies to own the shared Secret", || async {
+        let held = owners("rfirstfirst-env").await?;
+        if [rollback.as_str(), created.as_str(), "rfirstfirst"]
+            .iter()
+            .all(|r| held.iter().any(|h| h == r))
+        {
+            Ok(())
+        } else {
+            Err(format!("owners {held:?}, want {rollback} and {created}"))
+        }
     })
     .await;
 }

@@ -114,7 +114,7 @@ pub async fn promote(
 async fn promoted(ctx: &Ctx, app: &slipway_crds::App, id: Option<&str>) -> Result<Release> {
     match id {
         Some(id) => store::get_release(ctx, id).await,
-        None => envchange::base_release(ctx, app, None)
+        None => envchange::newest_release(ctx, app)
             .await?
             .ok_or_else(|| Error::NoReleases(ctx.app.clone())),
     }
@@ -194,17 +194,25 @@ pub async fn rollback(
         display_id(&source.name_any())
     ));
     let spec = source.spec.rollback_copy(&source.name_any());
-    let copy = copy_release(ctx, &app, &source, "releases rollback", spec).await?;
-    let started = match rollout::start(ctx, &copy, opts).await {
-        Ok(started) => started,
-        // The copy stays: the change to commit to git names it.
-        Err(err @ Error::ManagedElsewhere { .. }) => return Err(err),
-        Err(err) => {
-            // Nothing was promoted: the copy would only clutter the list.
-            store::delete_release(ctx, &copy.name_any()).await?;
-            return Err(err);
-        }
+    let copy = if !opts.force && rollout::foreign_release_owner(&app).is_some() {
+        // Git promotes it, not this command: the copy only is made, for the commit to name,
+        // and the App is left as git wrote it (no env head written).
+        let fork = envchange::Fork {
+            app,
+            build: None,
+            env: None,
+            annotations: Vec::new(),
+        };
+        copy_release(ctx, fork, &source, "releases rollback", spec).await?
+    } else {
+        envchange::commit_with(ctx, None, |fork| {
+            copy_release(ctx, fork, &source, "releases rollback", spec.clone())
+        })
+        .await?
     };
+    // The copy stays even when the promotion cannot start: it is the env head now (the next
+    // change forks it), and for a GitOps-managed App the change to commit to git names it.
+    let started = rollout::start(ctx, &copy, opts).await?;
     let copy_id = display_id(&copy.name_any());
     term.ok_id(&copy_id);
     rollout::announce(term, &copy_id, true);
@@ -268,7 +276,10 @@ pub async fn create_from(ctx: &Ctx, term: &mut Term, args: &CreateFromArgs) -> R
         (&build.name_any(), &build.spec),
         (&env.name_any(), &env.spec),
     );
-    let release = copy_release(ctx, &app, &env, "releases create-from", spec).await?;
+    let release = envchange::commit_with(ctx, None, |fork| {
+        copy_release(ctx, fork, &env, "releases create-from", spec.clone())
+    })
+    .await?;
     term.ok();
     term.line(&format!("Release: {}", display_id(&release.name_any())));
     if args.promote {
@@ -280,29 +291,29 @@ pub async fn create_from(ctx: &Ctx, term: &mut Term, args: &CreateFromArgs) -> R
 /// Creates `spec` as a new release with `env_source`'s environment, read only when it must be.
 async fn copy_release(
     ctx: &Ctx,
-    app: &slipway_crds::App,
+    fork: envchange::Fork,
     env_source: &Release,
     command: &str,
     mut spec: ReleaseSpec,
 ) -> Result<Release> {
+    let (app, annotations) = (&fork.app, &fork.annotations);
+    let annotations: Vec<(&str, &str)> = annotations
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let create = |spec, env| store::create_release(ctx, app, spec, env, &annotations);
     // The CLI never puts values in a CR: a hand-written source's plain values go into a Secret.
     spec.env.clear();
     match fork::carry(&env_source.spec) {
         // Deploying needs no read access to env values: the new release names the same Secret.
-        EnvCarry::Share(_) => {
-            store::create_release(ctx, app, spec, NewEnv::Share(env_source), &[]).await
-        }
-        EnvCarry::Pin(values) if values.is_empty() => {
-            store::create_release(ctx, app, spec, NewEnv::Empty, &[]).await
-        }
-        EnvCarry::Pin(values) => {
-            store::create_release(ctx, app, spec, NewEnv::Pin(&values), &[]).await
-        }
+        EnvCarry::Share(_) => create(spec, NewEnv::Share(env_source)).await,
+        EnvCarry::Pin(values) if values.is_empty() => create(spec, NewEnv::Empty).await,
+        EnvCarry::Pin(values) => create(spec, NewEnv::Pin(&values)).await,
         EnvCarry::Merge => {
             let values = store::release_env(ctx, env_source)
                 .await
                 .map_err(|err| err.in_command(command))?;
-            store::create_release(ctx, app, spec, NewEnv::Pin(&values), &[]).await
+            create(spec, NewEnv::Pin(&values)).await
         }
     }
 }

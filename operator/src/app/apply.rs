@@ -12,9 +12,9 @@ use kube::runtime::reflector::Store;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use slipway_crds::App;
 use slipway_crds::app::AppStatus;
 use slipway_crds::labels::{self, OPERATOR_MANAGER};
+use slipway_crds::{App, Release};
 
 use super::render::{RENDER_HASH, Rendered};
 use crate::error::Result;
@@ -34,29 +34,52 @@ pub struct Stores {
     pub deployments: Store<Deployment>,
     /// Services labelled managed-by Slipway.
     pub services: Store<Service>,
+    /// Every Release, without its manifest, images and env (see [`trim_release`]).
+    pub releases: Store<Release>,
     ready: Shared<BoxFuture<'static, ()>>,
 }
 
 impl Stores {
     /// Stores fed by the controller's watches.
-    pub fn new(deployments: Store<Deployment>, services: Store<Service>) -> Stores {
-        let (d, s) = (deployments.clone(), services.clone());
+    pub fn new(
+        deployments: Store<Deployment>,
+        services: Store<Service>,
+        releases: Store<Release>,
+    ) -> Stores {
+        let (d, s, r) = (deployments.clone(), services.clone(), releases.clone());
         // One shared wait: a store's own wait wakes only the latest of the tasks waiting on it,
         // so reconciles that waited side by side at start could sleep forever.
         let ready = async move {
             // An error means the watches are gone: the controller is stopping anyway.
-            let _ = futures::future::join(d.wait_until_ready(), s.wait_until_ready()).await;
+            let _ = futures::future::join3(
+                d.wait_until_ready(),
+                s.wait_until_ready(),
+                r.wait_until_ready(),
+            )
+            .await;
         }
         .boxed()
         .shared();
         Stores {
             deployments,
             services,
+            releases,
             ready,
         }
     }
 
-    /// Waits until both watches have listed everything once, so nothing looks missing.
+    /// The releases of `app` in `namespace`, trimmed, from memory (history cleanup reads them
+    /// on every pass, so it is level-triggered without a LIST per reconcile).
+    pub fn releases(&self, namespace: &str, app: &str) -> Vec<Release> {
+        self.releases
+            .state()
+            .iter()
+            .filter(|r| r.namespace().as_deref() == Some(namespace) && r.spec.app == app)
+            .map(|r| Release::clone(r))
+            .collect()
+    }
+
+    /// Waits until the watches have listed everything once, so nothing looks missing.
     pub async fn ready(&self) {
         self.ready.clone().await;
     }
@@ -151,6 +174,15 @@ fn foreign_spec_edit(m: &ManagedFieldsEntry) -> bool {
             .is_some_and(|spec| spec.keys().any(|k| k != "f:replicas"))
 }
 
+/// Drops what the release store never reads (manifest, images, env, managedFields): it holds
+/// every Release, and the manifests were most of their weight.
+pub fn trim_release(release: &mut Release) {
+    release.managed_fields_mut().clear();
+    release.spec.manifest.clear();
+    release.spec.images.clear();
+    release.spec.env.clear();
+}
+
 /// Keeps of an object's managedFields only what [`edited_elsewhere`] looks at (usually nothing):
 /// the parsed entries were most of the memory the stores took.
 pub fn keep_foreign_spec_edits<K: Resource>(object: &mut K) {
@@ -225,7 +257,7 @@ pub async fn ensure_secret(
 }
 
 /// Writes `status` to the App's status subresource.
-pub async fn patch_status(client: &kube::Client, app: &App, status: &AppStatus) -> Result<()> {
+pub async fn patch_status(client: &kube::Client, app: &App, status: &AppStatus) -> Result<App> {
     let namespace = app.namespace().unwrap_or_default();
     let api: Api<App> = Api::namespaced(client.clone(), &namespace);
     // Apply (not merge) so that fields this status no longer has are removed.
@@ -235,9 +267,9 @@ pub async fn patch_status(client: &kube::Client, app: &App, status: &AppStatus) 
         "status": status,
     });
     let params = PatchParams::apply(OPERATOR_MANAGER).force();
-    api.patch_status(&app.name_any(), &params, &Patch::Apply(&patch))
-        .await?;
-    Ok(())
+    Ok(api
+        .patch_status(&app.name_any(), &params, &Patch::Apply(&patch))
+        .await?)
 }
 
 #[cfg(test)]

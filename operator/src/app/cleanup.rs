@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use kube::api::{DeleteParams, ListParams};
+use kube::api::DeleteParams;
 use kube::{Api, ResourceExt};
 use slipway_crds::app::AppStatus;
 use slipway_crds::release::newest_first;
@@ -10,19 +10,38 @@ use slipway_crds::{App, Release, fork, labels};
 
 use crate::error::Result;
 
-/// Deletes releases of `app` beyond its history limit, sparing the protected ones.
+/// Deletes releases of `app` (from the release store) beyond its history limit, sparing the
+/// protected ones; costs no API call while nothing expired.
 pub async fn releases(
     client: &kube::Client,
     namespace: &str,
     app: &App,
-    status: &AppStatus,
+    statuses: &[&AppStatus],
+    releases: Vec<Release>,
 ) -> Result<()> {
-    let api: Api<Release> = Api::namespaced(client.clone(), namespace);
-    let list = api
-        .list(&ListParams::default().fields(&format!("spec.app={}", app.name_any())))
-        .await?;
     let limit = usize::try_from(app.spec.history_limit()).unwrap_or(usize::MAX);
-    for name in expired(list.items, limit, &protected(app, status)) {
+    let protect = statuses
+        .iter()
+        .flat_map(|status| protected(app, status))
+        .collect();
+    let doomed = expired(releases.clone(), limit, &protect);
+    if doomed.is_empty() {
+        return Ok(());
+    }
+    let api: Api<Release> = Api::namespaced(client.clone(), namespace);
+    for name in doomed {
+        // A release that shares this one's env Secret may not own it yet (the operator adds
+        // owners as it sees new releases): make sure it does, or the Secret would go with this.
+        let secret = releases
+            .iter()
+            .find(|r| r.name_any() == name)
+            .and_then(|r| r.spec.env_secret.as_ref())
+            .map(|s| s.name.clone());
+        for sharer in releases.iter().filter(|r| {
+            r.name_any() != name && r.spec.env_secret.as_ref().map(|s| &s.name) == secret.as_ref()
+        }) {
+            crate::envowner::own_env(client, sharer).await?;
+        }
         match api.delete(&name, &DeleteParams::background()).await {
             Ok(_) => tracing::info!(release = name, "Deleted expired release"),
             Err(kube::Error::Api(e)) if e.code == 404 => {}

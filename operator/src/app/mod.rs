@@ -5,6 +5,7 @@
 mod apply;
 mod autoscale;
 mod cleanup;
+mod counted;
 mod decide;
 #[cfg(test)]
 mod fixtures;
@@ -13,6 +14,7 @@ mod render;
 mod resolve;
 mod rollout;
 mod status;
+mod written;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use slipway_crds::{App, Release, labels};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::watch;
 use decide::Mode;
 use rollout::RolloutState;
 use status::Observation;
@@ -45,10 +48,13 @@ const WHILE_MOVING: Duration = Duration::from_secs(10);
 /// Objects per page of a watch's first list.
 const WATCH_PAGE: u32 = 100;
 
-/// What App reconciles share: the operator's context and the stores of what runs.
+/// What App reconciles share: the operator's context, the stores of what runs, and the
+/// promotions already counted.
 struct AppContext {
     ctx: Arc<Context>,
     stores: apply::Stores,
+    counted: counted::Counted,
+    written: written::Written,
 }
 
 /// Runs the App controller over `api` until shutdown, reconciling at most `concurrency` Apps at once.
@@ -76,60 +82,92 @@ pub async fn run(
     let deployment_events = watcher(deployments, managed.clone())
         .modify(apply::keep_foreign_spec_edits)
         .reflect(writer)
-        .default_backoff()
+        .backoff(watch::Quick::default())
         .touched_objects();
     let (service_store, writer) = reflector::store();
     let service_events = watcher(services, managed.clone())
         .modify(apply::keep_foreign_spec_edits)
         .reflect(writer)
-        .default_backoff()
+        .backoff(watch::Quick::default())
         .touched_objects();
+    let (release_store, writer) = reflector::store();
+    let release_events = watcher(releases, paged.clone())
+        .modify(apply::trim_release)
+        .reflect(writer)
+        .backoff(watch::Quick::default())
+        .touched_objects();
+    let metrics = ctx.metrics.clone();
     let ctx = Arc::new(AppContext {
         ctx,
-        stores: apply::Stores::new(deployment_store, service_store),
+        stores: apply::Stores::new(deployment_store, service_store, release_store),
+        counted: Default::default(),
+        written: Default::default(),
     });
     // Apps are kept without managedFields: reconcile never reads them, and they weighed most.
     let (app_store, writer) = reflector::store();
     let app_events = watcher(apps, paged.clone())
         .modify(|app: &mut App| app.managed_fields_mut().clear())
         .reflect(writer)
-        .default_backoff()
+        .backoff(watch::Quick::default())
         .touched_objects();
-    Controller::for_stream(app_events, app_store)
-        .with_config(config)
-        .owns_stream(deployment_events)
-        .owns_stream(service_events)
-        .watches(releases, paged, |release: Release| {
+    let pod_events = watcher(pods, managed)
+        .backoff(watch::Quick::default())
+        .touched_objects();
+    Controller::for_stream(
+        watch::without_errors(app_events, "apps", metrics.clone()),
+        app_store,
+    )
+    .with_config(config)
+    .trigger_backoff(watch::Quick::default())
+    .owns_stream(watch::without_errors(
+        deployment_events,
+        "deployments",
+        metrics.clone(),
+    ))
+    .owns_stream(watch::without_errors(
+        service_events,
+        "services",
+        metrics.clone(),
+    ))
+    .watches_stream(
+        watch::without_errors(release_events, "releases", metrics.clone()),
+        |release: Release| {
             let namespace = release.namespace().unwrap_or_default();
             Some(ObjectRef::new(&release.spec.app).within(&namespace))
-        })
-        .watches(pods, managed, |pod: Pod| {
+        },
+    )
+    .watches_stream(
+        watch::without_errors(pod_events, "pods", metrics.clone()),
+        |pod: Pod| {
             // Every change of every pod made a reconcile; a healthy pod's progress arrives
             // through its Deployment's status, so only trouble needs a look of its own.
-            if !rollout::in_trouble(&pod) {
+            if !rollout::in_trouble(&pod) && !lacks_its_config(&pod) {
                 return None;
             }
             let namespace = pod.namespace().unwrap_or_default();
             pod.labels()
                 .get(labels::APP)
                 .map(|app| ObjectRef::new(app).within(&namespace))
-        })
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| futures::future::ready(()))
-        .await;
+        },
+    )
+    .shutdown_on_signal()
+    .run(reconcile, error_policy, ctx)
+    .for_each(|_| futures::future::ready(()))
+    .await;
 }
 
 #[tracing::instrument(skip_all, fields(app = %app.name_any(), namespace = app.namespace().unwrap_or_default()))]
 async fn reconcile(app: Arc<App>, ctx: Arc<AppContext>) -> Result<Action> {
-    let (ctx, stores) = (&ctx.ctx, &ctx.stores);
     let started = Instant::now();
-    let result = reconcile_app(&app, ctx, stores).await;
-    ctx.metrics.reconciled("app", started.elapsed());
+    // Never decide from a status older than the one this process wrote last.
+    let app = ctx.written.fresher(&app);
+    let result = reconcile_app(&app, &ctx).await;
+    ctx.ctx.metrics.reconciled("app", started.elapsed());
     result
 }
 
-async fn reconcile_app(app: &App, ctx: &Context, stores: &apply::Stores) -> Result<Action> {
+async fn reconcile_app(app: &App, shared: &AppContext) -> Result<Action> {
+    let (ctx, stores) = (&*shared.ctx, &shared.stores);
     let client = &ctx.client;
     let namespace = app.namespace().ok_or(Error::MissingField("namespace"))?;
     let name = app.name_any();
@@ -207,17 +245,34 @@ async fn reconcile_app(app: &App, ctx: &Context, stores: &apply::Stores) -> Resu
     let now = Time(jiff::Timestamp::now());
     let next = status::next_status(app, &seen, &now);
     if app.status.as_ref() != Some(&next) {
-        apply::patch_status(client, app, &next).await?;
-        publish(ctx, app, &status, &next).await;
-        if next.history.first() != status.history.first() {
-            count_promotions(ctx, &status, &next);
-            cleanup::releases(client, &namespace, app, &next).await?;
+        shared
+            .written
+            .saved(apply::patch_status(client, app, &next).await?);
+        let uid = app.uid().unwrap_or_default();
+        for promotion in shared.counted.added(&uid, &status, &next) {
+            ctx.metrics.promoted(&promotion.result);
         }
+        publish(ctx, app, &status, &next).await;
     }
+    // Level-triggered: on every pass while expired releases exist, not only on the pass that
+    // recorded a promotion (a kill in between left them for good on a quiet app).
+    let releases = stores.releases(&namespace, &name);
+    cleanup::releases(client, &namespace, app, &[&status, &next], releases).await?;
     let moving = !matches!(state, Some(RolloutState::Complete))
         && !matches!(mode, Mode::Idle | Mode::Stuck(_));
     tracing::info!(phase = ?next.phase, release = ?next.release, "Reconciled");
     Ok(Action::requeue(if moving { WHILE_MOVING } else { RESYNC }))
+}
+
+/// Whether a container of `pod` cannot start because its config (the env Secret) is missing or
+/// wrong: the moment a damaged env Secret of a running release matters, so it is seen then
+/// rather than at the next resync (the operator may not watch Secrets).
+fn lacks_its_config(pod: &Pod) -> bool {
+    pod.status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
+        .any(|reason| reason == "CreateContainerConfigError")
 }
 
 fn live_replicas(deployments: &[Deployment]) -> BTreeMap<String, i32> {
@@ -243,17 +298,6 @@ fn service_status(d: &Deployment) -> ServiceStatus {
             .metadata
             .and_then(|m| m.labels)
             .and_then(|l| l.get(labels::RELEASE).cloned()),
-    }
-}
-
-fn count_promotions(ctx: &Context, old: &slipway_crds::AppStatus, new: &slipway_crds::AppStatus) {
-    // History is newest first: what stands before the old newest entry was just added.
-    let added = new
-        .history
-        .iter()
-        .take_while(|p| Some(*p) != old.history.first());
-    for promotion in added {
-        ctx.metrics.promoted(&promotion.result);
     }
 }
 
@@ -291,4 +335,26 @@ fn error_policy(app: Arc<App>, error: &Error, ctx: Arc<AppContext>) -> Action {
         _ => Duration::from_secs(5),
     };
     Action::requeue(delay)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(reason: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "web-1" },
+            "status": { "containerStatuses": [{
+                "name": "main", "image": "nginx:1", "imageID": "", "ready": false,
+                "restartCount": 0, "state": { "waiting": { "reason": reason } },
+            }] },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_pod_that_cannot_start_for_its_env_secret_is_looked_at() {
+        assert!(lacks_its_config(&pod("CreateContainerConfigError")));
+        assert!(!lacks_its_config(&pod("ContainerCreating")));
+    }
 }

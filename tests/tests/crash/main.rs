@@ -3,6 +3,8 @@
 //! orphaned object. The quick run (`make test`) takes four moments; `make reliability` all.
 #![cfg(feature = "cluster")]
 
+mod backwards;
+mod cleanup;
 mod moments;
 
 use std::panic::AssertUnwindSafe;

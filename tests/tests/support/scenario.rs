@@ -1,8 +1,6 @@
 //! What an operator must be able to do, whoever it runs as: make a Build's Release, promote
 //! releases (one with env in its spec), roll a failing release back by itself, and say so in Events.
 
-use std::time::Duration;
-
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -115,8 +113,8 @@ pub async fn promote_build_and_roll_back(ns: &TestNamespace) {
     })
     .await;
 
-    // Every status change was an Event from the operator. Events are written after the
-    // status they tell of, so the last one may arrive a moment after the status is seen.
+    // Every status change was an Event from the operator. Events are published after the status
+    // is saved, so the last one may follow the status this test saw by a few ms: wait for it.
     let expected = [
         "StatusChanged: Status: Pending => Updating",
         "StatusChanged: Status: Updating => Running",
@@ -124,30 +122,28 @@ pub async fn promote_build_and_roll_back(ns: &TestNamespace) {
         "StatusChanged: Status: RollingBack => Failed",
         "RolloutFailed: release RNEVERREADY failed",
     ];
-    let events = ns.api::<Event>();
-    wait_for(
-        Duration::from_secs(10),
-        "every status change as an Event from the operator",
-        || async {
-            let listed = events
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let notes: Vec<_> = listed
-                .items
-                .iter()
-                .filter(|e| e.reporting_controller.as_deref() == Some("slipway-operator"))
-                .filter_map(|e| Some(format!("{}: {}", e.reason.as_deref()?, e.note.as_deref()?)))
-                .collect();
-            match expected
-                .iter()
-                .find(|want| !notes.iter().any(|n| n.starts_with(*want)))
-            {
-                Some(missing) => Err(format!("no Event {missing:?} among {notes:?}")),
-                None => Ok(()),
-            }
-        },
-    )
+    wait_for(CONVERGE, "every status change as an Event", || async {
+        let events = ns
+            .api::<Event>()
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let notes: Vec<_> = events
+            .items
+            .iter()
+            .filter(|e| e.reporting_controller.as_deref() == Some("slipway-operator"))
+            .filter_map(|e| Some(format!("{}: {}", e.reason.as_deref()?, e.note.as_deref()?)))
+            .collect();
+        match expected
+            .iter()
+            .find(|want| !notes.iter().any(|n| n.starts_with(*want)))
+        {
+            Some(missing) => Err(format!(
+                "no Event {missing:?} from the operator among {notes:?}"
+            )),
+            None => Ok(()),
+        }
+    })
     .await;
     let app = ns.api::<App>().get("myapp").await.expect("get App");
     assert_eq!(
