@@ -7,6 +7,7 @@ mod chart;
 mod failures;
 mod http;
 mod image;
+mod scale;
 
 use slipway_crds::AppPhase;
 use slipway_crds::app::AppStatus;
