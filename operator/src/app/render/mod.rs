@@ -130,7 +130,13 @@ fn deployment(
         },
         ..DeploymentSpec::default()
     };
-    let hash = sha256_hex(&serde_json::to_string(&spec).unwrap_or_default());
+    // A live count is not rendered state, but a count set with `convox scale` is: without it
+    // in the hash, a change of count alone would never be applied.
+    let mut hashed = serde_json::to_string(&spec).unwrap_or_default();
+    if let Some(count) = set.count.filter(|_| service.scale.autoscale().is_none()) {
+        hashed.push_str(&format!("\nreplicas={count}"));
+    }
+    let hash = sha256_hex(&hashed);
     let mut meta = metadata(plan, &service.name, owner);
     meta.annotations = Some(BTreeMap::from([(RENDER_HASH.to_string(), hash)]));
     Deployment {

@@ -220,3 +220,36 @@ fn app_settings_win_over_live_counts_and_a_restart_changes_the_template() {
     // The other service follows convox.yml and its live count.
     assert_eq!(plain.deployments[1], set.deployments[1]);
 }
+
+#[test]
+fn a_count_set_alone_changes_the_render_hash_and_a_live_count_does_not() {
+    let release = fixtures::release("myapp", "rabcdefghij", fixtures::TWO_SERVICES);
+    let plan = plan(
+        "myapp",
+        &release,
+        &fixtures::env(&[("FOO", "bar")]),
+        "rabcdefghij-env",
+        120,
+    )
+    .unwrap();
+    let hash =
+        |r: &Rendered| r.deployments[0].metadata.annotations.clone().unwrap()[RENDER_HASH].clone();
+    let count = |n| {
+        let set = ServiceSettings {
+            count: Some(n),
+            ..ServiceSettings::default()
+        };
+        BTreeMap::from([("web".to_string(), set)])
+    };
+    let live = |n| BTreeMap::from([("web".to_string(), n)]);
+    // A Deployment whose hash is unchanged is not applied: a `convox scale --count` must show.
+    assert_ne!(
+        hash(&render_with(&plan, &owner(), &live(1), &count(3))),
+        hash(&render_with(&plan, &owner(), &live(1), &count(4)))
+    );
+    assert_eq!(
+        hash(&render(&plan, &owner(), &live(1))),
+        hash(&render(&plan, &owner(), &live(5))),
+        "a live count is left to whoever scaled"
+    );
+}
