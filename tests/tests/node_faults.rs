@@ -33,12 +33,18 @@ fn greeting(value: &str) -> Env {
     [("GREETING".to_owned(), value.to_owned())].into()
 }
 
-/// Runs `app` on release `good`, healthy.
-async fn running_app(ns: &TestNamespace, deadline: i32, good: &str) {
+/// The release `myapp` runs first, and the one a test promotes under a fault.
+const FIRST: &str = "rfirstfirst";
+const SECOND: &str = "rsecondsecn";
+
+/// Runs `myapp` on [`FIRST`], healthy, with [`SECOND`] made and not yet promoted.
+async fn running_app(ns: &TestNamespace, deadline: i32) {
     let app = create_app(ns, "myapp", deadline).await;
-    create_release(ns, &app, good, &testapp_manifest(&[], ""), &greeting(good)).await;
-    promote(ns, "myapp", good).await;
-    wait_app(ns, "myapp", "the first release to run", running(good)).await;
+    let manifest = testapp_manifest(&[], "");
+    create_release(ns, &app, FIRST, &manifest, &greeting("one")).await;
+    create_release(ns, &app, SECOND, &manifest, &greeting("two")).await;
+    promote(ns, "myapp", FIRST).await;
+    wait_app(ns, "myapp", "the first release to run", running(FIRST)).await;
 }
 
 /// Watches the App for `period` and fails if it ever calls `release` Running.
@@ -66,30 +72,17 @@ async fn never_running(ns: &TestNamespace, release: &str, period: Duration) {
 async fn a_kubelet_stopped_mid_rollout_holds_the_rollout_until_it_returns() {
     with_temp_ns_on(Node::Real, "node-kubelet", |ns| async move {
         let _operator = operator::start(ns.name());
-        running_app(&ns, 120, "rfirstfirst").await;
-        let app = ns
-            .api::<slipway_crds::App>()
-            .get("myapp")
-            .await
-            .expect("get App");
-        create_release(
-            &ns,
-            &app,
-            "rsecondsecn",
-            &testapp_manifest(&[], ""),
-            &greeting("two"),
-        )
-        .await;
+        running_app(&ns, 120).await;
 
         testenv("stop", "kubelet");
-        promote(&ns, "myapp", "rsecondsecn").await;
-        never_running(&ns, "rsecondsecn", Duration::from_secs(20)).await;
+        promote(&ns, "myapp", SECOND).await;
+        never_running(&ns, SECOND, Duration::from_secs(20)).await;
         testenv("start", "kubelet");
         wait_app(
             &ns,
             "myapp",
             "the rollout to finish once the kubelet is back",
-            running("rsecondsecn"),
+            running(SECOND),
         )
         .await;
     })
@@ -101,7 +94,7 @@ async fn a_kubelet_stopped_mid_rollout_holds_the_rollout_until_it_returns() {
 async fn a_containerd_restart_leaves_the_app_running_and_the_next_rollout_works() {
     with_temp_ns_on(Node::Real, "node-containerd", |ns| async move {
         let _operator = operator::start(ns.name());
-        running_app(&ns, 120, "rfirstfirst").await;
+        running_app(&ns, 120).await;
         testenv("restart", "containerd");
         // The containers outlive containerd (their shims run on): nothing to report.
         let api = ns.api::<slipway_crds::App>();
@@ -119,23 +112,8 @@ async fn a_containerd_restart_leaves_the_app_running_and_the_next_rollout_works(
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        let app = api.get("myapp").await.expect("get App");
-        create_release(
-            &ns,
-            &app,
-            "rsecondsecn",
-            &testapp_manifest(&[], ""),
-            &greeting("two"),
-        )
-        .await;
-        promote(&ns, "myapp", "rsecondsecn").await;
-        wait_app(
-            &ns,
-            "myapp",
-            "a rollout after the restart",
-            running("rsecondsecn"),
-        )
-        .await;
+        promote(&ns, "myapp", SECOND).await;
+        wait_app(&ns, "myapp", "a rollout after the restart", running(SECOND)).await;
     })
     .await;
 }
@@ -145,29 +123,16 @@ async fn a_containerd_restart_leaves_the_app_running_and_the_next_rollout_works(
 async fn a_kubelet_gone_past_the_deadline_is_a_rollback_and_the_app_recovers() {
     with_temp_ns_on(Node::Real, "node-deadline", |ns| async move {
         let _operator = operator::start(ns.name());
-        running_app(&ns, 15, "rfirstfirst").await;
-        let app = ns
-            .api::<slipway_crds::App>()
-            .get("myapp")
-            .await
-            .expect("get App");
-        create_release(
-            &ns,
-            &app,
-            "rsecondsecn",
-            &testapp_manifest(&[], ""),
-            &greeting("two"),
-        )
-        .await;
+        running_app(&ns, 15).await;
 
         testenv("stop", "kubelet");
-        promote(&ns, "myapp", "rsecondsecn").await;
+        promote(&ns, "myapp", SECOND).await;
         let rolled_back = wait_app(&ns, "myapp", "a rollback at the deadline", |s| {
             let failed = s
                 .failed_release
                 .as_ref()
                 .map(|f| (f.release.as_str(), f.reason.as_str()));
-            if failed == Some(("rsecondsecn", "ProgressDeadlineExceeded")) {
+            if failed == Some((SECOND, "ProgressDeadlineExceeded")) {
                 Ok(())
             } else {
                 Err("not failed yet".into())
@@ -184,7 +149,7 @@ async fn a_kubelet_gone_past_the_deadline_is_a_rollback_and_the_app_recovers() {
         wait_app(&ns, "myapp", "the last good release to serve again", |s| {
             let web = s.services.iter().find(|svc| svc.name == "web");
             match web {
-                Some(w) if w.ready >= 1 && w.release.as_deref() == Some("rfirstfirst") => Ok(()),
+                Some(w) if w.ready >= 1 && w.release.as_deref() == Some(FIRST) => Ok(()),
                 _ => Err("the good release's pods are not ready".into()),
             }
         })
