@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use kube::api::DeleteParams;
+use kube::api::{DeleteParams, ListParams};
 use kube::{Api, ResourceExt};
 use slipway_crds::app::AppStatus;
 use slipway_crds::release::newest_first;
@@ -29,6 +29,12 @@ pub async fn releases(
         return Ok(());
     }
     let api: Api<Release> = Api::namespaced(client.clone(), namespace);
+    // The store can lag a release made a moment ago (a rollback copy sharing a doomed
+    // release's Secret): read the app's releases afresh, once, before deleting any.
+    let releases = api
+        .list(&ListParams::default().fields(&format!("spec.app={}", app.name_any())))
+        .await?
+        .items;
     for name in doomed {
         // A release that shares this one's env Secret may not own it yet (the operator adds
         // owners as it sees new releases): make sure it does, or the Secret would go with this.
