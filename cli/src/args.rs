@@ -196,6 +196,12 @@ pub struct BuildSource {
     /// How long to wait for the build (e.g. 90s, 15m)
     #[arg(long = "build-timeout", value_parser = parse_duration, default_value = "10m", value_name = "DURATION")]
     pub build_timeout: Duration,
+    /// Build every layer again, without the layer cache
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// A build argument, over the one from the release env (repeatable)
+    #[arg(long = "build-args", value_name = "KEY=VALUE")]
+    pub build_args: Vec<String>,
 }
 
 /// `convox build`.

@@ -8,6 +8,7 @@ mod envchange;
 mod error;
 mod output;
 mod rollout;
+mod source;
 mod store;
 
 use clap::{CommandFactory, Parser};
@@ -24,6 +25,8 @@ use output::{Term, colour_enabled, error_line};
 
 #[tokio::main]
 async fn main() {
+    // The registry client (source uploads) takes the process's TLS provider: kube's ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let argv: Vec<String> = std::env::args().collect();
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,

@@ -50,6 +50,30 @@ pub struct BuildSpec {
     /// Sortable creation stamp (RFC 3339, nanoseconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// Where the source of the services with `build:` comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<BuildSource>,
+    /// Build every layer again, ignoring the layer cache (`convox build --no-cache`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_cache: bool,
+    /// Build arguments given for this build (`--build-args`), over those from the release env.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = Rule::new("self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))").message("build argument names must match [A-Za-z_][A-Za-z0-9_]*"))]
+    pub build_args: BTreeMap<String, String>,
+}
+
+/// The source of a build: an OCI artifact by digest, or a tarball the CLI uploads.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[x_kube(validation = Rule::new("has(self.image) != (has(self.upload) && self.upload)").message("a build source is either image (an OCI artifact by digest) or upload: true"))]
+#[serde(rename_all = "camelCase")]
+pub struct BuildSource {
+    /// The source tree as an OCI artifact, by digest (`registry/repository@sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[^@ ]+@sha256:[0-9a-f]{64}$')").message("a source image is referenced by digest: registry/repository@sha256:<64 hex>"))]
+    pub image: Option<String>,
+    /// The CLI streams the source (a gzipped tarball) into the build pod (`convox build`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub upload: bool,
 }
 
 /// What the operator observed of a Build.
@@ -71,6 +95,9 @@ pub struct BuildStatus {
     /// When the build completed or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended: Option<Time>,
+    /// The pod that builds the source, whose log is the build's log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
 }
 
 /// The phases of a Build.

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod build;
+pub mod builder;
 pub mod conditions;
 pub mod digest;
 pub mod env;

@@ -1,16 +1,19 @@
-//! The Build controller: a Build whose services all have images yields its Release.
+//! The Build controller: a Build yields its Release, once every service has an image. Services
+//! with `build:` are built first, in a build pod of the Build's own (`slipway_crds::builder`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
 use slipway_crds::build::{BuildPhase, BuildStatus};
+use slipway_crds::builder::{self, BuildEnv, PodOutcome, SourceService};
 use slipway_crds::env::{self, Env};
 use slipway_crds::fork::{self, EnvCarry};
 use slipway_crds::labels::{self, OPERATOR_MANAGER};
@@ -21,8 +24,8 @@ use slipway_crds::{App, Build, Release, ReleaseSpec, id, order, stamp};
 use crate::context::Context;
 use crate::error::{Error, Result};
 
-/// Runs the Build controller over `builds` until shutdown.
-pub async fn run(ctx: Arc<Context>, builds: Api<Build>) {
+/// Runs the Build controller over `builds` and their build pods until shutdown.
+pub async fn run(ctx: Arc<Context>, builds: Api<Build>, pods: Api<Pod>) {
     let (store, writer) = reflector::store();
     let events = watcher(builds, watcher::Config::default())
         .reflect(writer)
@@ -31,6 +34,10 @@ pub async fn run(ctx: Arc<Context>, builds: Api<Build>) {
     Controller::for_stream(
         crate::watch::without_errors(events, "builds", ctx.metrics.clone()),
         store,
+    )
+    .owns(
+        pods,
+        watcher::Config::default().labels(builder::BUILD_LABEL),
     )
     .trigger_backoff(crate::watch::Quick::default())
     .shutdown_on_signal()
@@ -48,24 +55,16 @@ pub fn release_name(build: &str) -> String {
     }
 }
 
-/// Why a build cannot yield a release, if it cannot.
-fn unbuildable(build: &Build) -> Option<String> {
-    let manifest = match Manifest::parse(&build.spec.manifest) {
-        Ok(m) => m,
-        Err(e) => return Some(e.to_string()),
-    };
-    let missing: Vec<_> = manifest
-        .services
-        .iter()
-        .filter(|(name, s)| !build.spec.images.contains_key(*name) && s.image.is_none())
-        .map(|(name, _)| name.as_str())
-        .collect();
-    (!missing.is_empty()).then(|| {
-        format!(
-            "services {} have no image: source builds (build: .) are not supported yet; set image: in convox.yml",
-            missing.join(", ")
-        )
-    })
+/// Where a Build stands after one look at it.
+enum Step {
+    /// The build pod was made just now.
+    Started(String),
+    /// The build pod is at work; its changes bring the next look.
+    Building,
+    /// Every service has an image: the Release can be made.
+    Built(BTreeMap<String, String>),
+    /// It cannot be built, in words.
+    Failed(String),
 }
 
 #[tracing::instrument(skip_all, fields(build = %build.name_any(), namespace = build.namespace().unwrap_or_default()))]
@@ -77,52 +76,154 @@ async fn reconcile(build: Arc<Build>, ctx: Arc<Context>) -> Result<Action> {
 }
 
 async fn reconcile_build(build: &Build, ctx: &Context) -> Result<Action> {
-    let phase = build.status.as_ref().and_then(|s| s.phase);
-    if matches!(phase, Some(BuildPhase::Complete | BuildPhase::Failed)) {
+    let status = build.status.clone().unwrap_or_default();
+    if matches!(
+        status.phase,
+        Some(BuildPhase::Complete | BuildPhase::Failed)
+    ) {
         return Ok(Action::await_change());
     }
     let namespace = build.namespace().ok_or(Error::MissingField("namespace"))?;
     let client = &ctx.client;
-    let now = Time(jiff::Timestamp::now());
-    let apps: Api<App> = Api::namespaced(client.clone(), &namespace);
-    let status = match (unbuildable(build), apps.get_opt(&build.spec.app).await?) {
-        (_, None) => failed(&now, format!("no such app: {}", build.spec.app)),
-        (Some(reason), _) => failed(&now, reason),
-        (None, Some(app)) => {
-            let release = create_release(client, &namespace, build, &app).await?;
-            BuildStatus {
-                phase: Some(BuildPhase::Complete),
-                reason: None,
-                release: Some(release),
-                started: Some(now.clone()),
-                ended: Some(now),
-            }
+    let Some(app) = Api::<App>::namespaced(client.clone(), &namespace)
+        .get_opt(&build.spec.app)
+        .await?
+    else {
+        return report(
+            client,
+            build,
+            ended(status, Err(format!("no such app: {}", build.spec.app))),
+        )
+        .await;
+    };
+    let step = match Manifest::parse(&build.spec.manifest)
+        .map_err(|e| e.to_string())
+        .and_then(|m| builder::services_to_build(&m, &build.spec.images))
+    {
+        Err(reason) => Step::Failed(reason),
+        Ok(services) if services.is_empty() => Step::Built(build.spec.images.clone()),
+        Ok(services) => build_from_source(ctx, &namespace, build, &app, &services).await?,
+    };
+    let next = match step {
+        Step::Building => return Ok(Action::await_change()),
+        Step::Started(pod) => BuildStatus {
+            phase: Some(BuildPhase::Running),
+            started: Some(Time(jiff::Timestamp::now())),
+            pod: Some(pod),
+            ..status
+        },
+        Step::Failed(reason) => ended(status, Err(reason)),
+        Step::Built(images) => {
+            let release = create_release(client, &namespace, build, &app, images).await?;
+            ended(status, Ok(release))
         }
     };
+    report(client, build, next).await
+}
+
+/// Makes the build pod, or reads how it is doing.
+async fn build_from_source(
+    ctx: &Context,
+    namespace: &str,
+    build: &Build,
+    app: &App,
+    services: &[SourceService],
+) -> Result<Step> {
+    let names = || {
+        services
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(settings) = &ctx.builder else {
+        return Ok(Step::Failed(format!(
+            "services {} are built from source and this cluster has no builder: install the chart with build.registry set",
+            names()
+        )));
+    };
+    if build.spec.source.is_none() {
+        return Ok(Step::Failed(format!(
+            "services {} are built from source and the Build names no source: set spec.source.image to the source as an OCI artifact by digest",
+            names()
+        )));
+    }
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let name = builder::pod_name(&build.name_any());
+    let running = build.status.as_ref().and_then(|s| s.phase) == Some(BuildPhase::Running);
+    match pods.get_opt(&name).await? {
+        Some(pod) => Ok(match builder::pod_outcome(&pod, services) {
+            PodOutcome::Building if running => Step::Building,
+            PodOutcome::Building => Step::Started(name),
+            PodOutcome::Built(built) => {
+                let mut images = build.spec.images.clone();
+                images.extend(built);
+                Step::Built(images)
+            }
+            PodOutcome::Failed(reason) => Step::Failed(reason),
+        }),
+        None if running => Ok(Step::Failed(format!(
+            "the build pod {name} was deleted before the build ended"
+        ))),
+        None => {
+            let releases: Api<Release> = Api::namespaced(ctx.client.clone(), namespace);
+            let base = env_source(&releases, app, &release_name(&build.name_any())).await?;
+            let mut env = BuildEnv {
+                secret: base
+                    .as_ref()
+                    .and_then(|b| b.spec.env_secret.as_ref())
+                    .map(|s| s.name.clone()),
+                plain: base.map(|b| b.spec.env).unwrap_or_default(),
+            };
+            env.plain.extend(build.spec.build_args.clone());
+            let pod = builder::build_pod(build, namespace, services, settings, &env);
+            let params = PostParams {
+                field_manager: Some(OPERATOR_MANAGER.into()),
+                ..Default::default()
+            };
+            match pods.create(&params, &pod).await {
+                Ok(_) => tracing::info!(pod = name, "Started build pod"),
+                // A look cut short after making it: the pod's own events bring the next one.
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => return Err(e.into()),
+            }
+            Ok(Step::Started(name))
+        }
+    }
+}
+
+/// `status` once the build has ended: complete with its release, or failed with a reason.
+fn ended(status: BuildStatus, outcome: Result<String, String>) -> BuildStatus {
+    let now = Time(jiff::Timestamp::now());
+    let (phase, release, reason) = match outcome {
+        Ok(release) => (BuildPhase::Complete, Some(release), None),
+        Err(reason) => (BuildPhase::Failed, None, Some(reason)),
+    };
+    BuildStatus {
+        phase: Some(phase),
+        release,
+        reason,
+        started: status.started.or_else(|| Some(now.clone())),
+        ended: Some(now),
+        pod: status.pod,
+    }
+}
+
+async fn report(client: &kube::Client, build: &Build, status: BuildStatus) -> Result<Action> {
     let patch = serde_json::json!({
         "apiVersion": Build::api_version(&()),
         "kind": Build::kind(&()),
         "status": status,
     });
-    Api::<Build>::namespaced(client.clone(), &namespace)
+    Api::<Build>::namespaced(client.clone(), &build.namespace().unwrap_or_default())
         .patch_status(
             &build.name_any(),
             &PatchParams::apply(OPERATOR_MANAGER).force(),
             &Patch::Apply(&patch),
         )
         .await?;
-    tracing::info!(phase = ?status.phase, release = ?status.release, "Reconciled build");
+    tracing::info!(phase = ?status.phase, release = ?status.release, reason = ?status.reason, "Reconciled build");
     Ok(Action::await_change())
-}
-
-fn failed(now: &Time, reason: String) -> BuildStatus {
-    BuildStatus {
-        phase: Some(BuildPhase::Failed),
-        reason: Some(reason),
-        release: None,
-        started: Some(now.clone()),
-        ended: Some(now.clone()),
-    }
 }
 
 // A new Secret first, then the Release, then the Secret's owner: a Release never names a
@@ -133,6 +234,7 @@ async fn create_release(
     namespace: &str,
     build: &Build,
     app: &App,
+    images: BTreeMap<String, String>,
 ) -> Result<String> {
     let name = release_name(&build.name_any());
     let releases: Api<Release> = Api::namespaced(client.clone(), namespace);
@@ -162,7 +264,7 @@ async fn create_release(
             app: build.spec.app.clone(),
             build: Some(build.name_any()),
             manifest: build.spec.manifest.clone(),
-            images: build.spec.images.clone(),
+            images,
             env_secret: Some(env_secret),
             secret_keys: base.map(|r| r.spec.secret_keys).unwrap_or_default(),
             description: build.spec.description.clone(),
@@ -247,40 +349,10 @@ fn error_policy(build: Arc<Build>, error: &Error, ctx: Arc<Context>) -> Action {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slipway_crds::BuildSpec;
-
-    fn build(manifest: &str) -> Build {
-        Build::new(
-            "babcdefghij",
-            BuildSpec {
-                app: "myapp".into(),
-                manifest: manifest.into(),
-                ..BuildSpec::default()
-            },
-        )
-    }
 
     #[test]
     fn releases_are_named_after_their_build() {
         assert_eq!(release_name("babcdefghij"), "rabcdefghij");
         assert_eq!(release_name("v1"), "v1-release");
-    }
-
-    #[test]
-    fn image_services_build_and_source_builds_fail_clearly() {
-        assert_eq!(
-            unbuildable(&build("services:\n  web:\n    image: nginx\n")),
-            None
-        );
-        let reason = unbuildable(&build("services:\n  web:\n    build: .\n")).unwrap();
-        assert!(
-            reason.contains("services web have no image: source builds"),
-            "{reason}"
-        );
-        assert!(
-            unbuildable(&build("services: ["))
-                .unwrap()
-                .contains("invalid convox.yml")
-        );
     }
 }

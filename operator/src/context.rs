@@ -1,9 +1,10 @@
-//! What every reconcile shares: the client, the event recorder and the metrics.
+//! What every reconcile shares: the client, the event recorder, the metrics and the builder.
 
 use std::sync::Arc;
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
+use slipway_crds::builder::Builder;
 
 use crate::metrics::Metrics;
 
@@ -16,11 +17,13 @@ pub struct Context {
     pub recorder: Recorder,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// How source builds run, when this cluster has a builder.
+    pub builder: Option<Builder>,
 }
 
 impl Context {
     /// A context for `client`, reporting Events as slipway-operator.
-    pub fn new(client: Client, metrics: Arc<Metrics>) -> Self {
+    pub fn new(client: Client, metrics: Arc<Metrics>, builder: Option<Builder>) -> Self {
         let reporter = Reporter {
             controller: slipway_crds::labels::OPERATOR_MANAGER.to_string(),
             instance: std::env::var("POD_NAME").ok(),
@@ -29,6 +32,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             metrics,
+            builder,
         }
     }
 }

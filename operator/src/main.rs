@@ -53,6 +53,45 @@ struct Flags {
     /// Apps reconciled at once; 0 means no limit.
     #[arg(long, default_value_t = 16, env = "SLIPWAY_CONCURRENCY")]
     concurrency: u16,
+    #[command(flatten)]
+    build: BuildFlags,
+}
+
+/// Source builds: without a builder image and a registry, builds of `build:` services fail.
+#[derive(clap::Args, Debug)]
+struct BuildFlags {
+    /// The builder image (BuildKit and Slipway's build scripts) that build pods run.
+    #[arg(long, env = "SLIPWAY_BUILDER_IMAGE", requires = "build_registry")]
+    builder_image: Option<String>,
+    /// Repository prefix built images go to (`registry/path`); each app gets `<prefix>/<namespace>/<app>`.
+    #[arg(long, env = "SLIPWAY_BUILD_REGISTRY", requires = "builder_image")]
+    build_registry: Option<String>,
+    /// Speak plain HTTP to the build registry.
+    #[arg(long, env = "SLIPWAY_BUILD_REGISTRY_INSECURE")]
+    build_registry_insecure: bool,
+    /// A docker-config Secret, in each app's namespace, with the registry's push credentials.
+    #[arg(long, env = "SLIPWAY_BUILD_REGISTRY_SECRET")]
+    build_registry_secret: Option<String>,
+    /// The ServiceAccount build pods run as (they get no API token).
+    #[arg(long, env = "SLIPWAY_BUILD_SERVICE_ACCOUNT")]
+    build_service_account: Option<String>,
+    /// Longest time a build may take, in seconds.
+    #[arg(long, default_value_t = 3600, env = "SLIPWAY_BUILD_TIMEOUT")]
+    build_timeout: i64,
+}
+
+impl BuildFlags {
+    /// The builder these flags describe, if they name one.
+    fn builder(&self) -> Option<slipway_crds::builder::Builder> {
+        Some(slipway_crds::builder::Builder {
+            image: self.builder_image.clone()?,
+            registry: self.build_registry.clone()?,
+            insecure: self.build_registry_insecure,
+            registry_secret: self.build_registry_secret.clone(),
+            service_account: self.build_service_account.clone(),
+            deadline_seconds: self.build_timeout,
+        })
+    }
 }
 
 /// How logs are written.
@@ -109,7 +148,7 @@ async fn run(flags: Flags) -> Result<(), String> {
     if flags.leader_elect {
         leader::acquire(&client, &flags.lease_namespace, &flags.lease_name).await?;
     }
-    let ctx = Arc::new(Context::new(client.clone(), metrics));
+    let ctx = Arc::new(Context::new(client.clone(), metrics, flags.build.builder()));
     let scopes: Vec<Option<String>> = if flags.namespaces.is_empty() {
         vec![None]
     } else {
@@ -127,7 +166,7 @@ async fn run(flags: Flags) -> Result<(), String> {
             scoped::<Service>(&client, ns),
             scoped::<Pod>(&client, ns),
         );
-        let build_controller = build::run(ctx.clone(), scoped(&client, ns));
+        let build_controller = build::run(ctx.clone(), scoped(&client, ns), scoped(&client, ns));
         let envowner_controller = envowner::run(ctx.clone(), scoped(&client, ns));
         [
             Box::pin(app_controller) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,

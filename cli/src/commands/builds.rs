@@ -1,17 +1,19 @@
-//! `convox build`, `convox deploy`, `convox builds`: builds from convox.yml with images.
+//! `convox build`, `convox deploy`, `convox builds`: builds from convox.yml, from source or images.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use futures::StreamExt;
-use kube::api::{ObjectMeta, PostParams};
+use futures::{AsyncBufReadExt, StreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{LogParams, ObjectMeta, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
+use slipway_crds::build::BuildSource as BuildSourceSpec;
 use slipway_crds::id::{IdKind, display_id, new_id};
 use slipway_crds::labels::{self, CLI_MANAGER};
 use slipway_crds::manifest::Manifest;
-use slipway_crds::{Build, BuildPhase, BuildSpec, Release};
+use slipway_crds::{Build, BuildPhase, BuildSpec, Release, builder};
 
 use crate::args::{BuildSource, PromoteOpts, ReadOpts};
 use crate::context::Ctx;
@@ -66,7 +68,8 @@ pub async fn logs(ctx: &Ctx, term: &mut Term, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// `convox build`: `Starting build... OK`, then `Build:   B…` and `Release: R…`.
+/// `convox build`: `Packaging source... OK` and `Uploading source... OK` when a service is built
+/// from source, `Starting build... OK`, the build's log, then `Build:   B…` and `Release: R…`.
 pub async fn build(ctx: &Ctx, term: &mut Term, source: &BuildSource) -> Result<Release> {
     let app = store::get_app(ctx).await?;
     let path = source.dir.join(&source.manifest);
@@ -74,12 +77,35 @@ pub async fn build(ctx: &Ctx, term: &mut Term, source: &BuildSource) -> Result<R
         .map_err(|err| Error::Local(format!("reading {}: {err}", path.display())))?;
     let manifest = Manifest::parse(&text)?;
     let images = images(&manifest, &source.images)?;
+    let build_args = build_args(&source.build_args)?;
     let (description, git_sha) = match &source.description {
         Some(d) => (d.clone(), git(&source.dir, &["rev-parse", "HEAD"])),
         None => git_description(&source.dir),
     };
-    term.start("Starting build");
     let name = new_id(IdKind::Build).to_ascii_lowercase();
+    let from_source = !builder::services_to_build(&manifest, &images)
+        .map_err(Error::Usage)?
+        .is_empty();
+    let upload = if from_source {
+        let repository = app.status.as_ref().and_then(|s| s.repository.clone()).ok_or_else(|| {
+            Error::Config(
+                "this cluster builds no source: its Slipway chart has no build.registry (or set image: in convox.yml)".into(),
+            )
+        })?;
+        term.start("Packaging source");
+        let packed = crate::source::pack(&source.dir)?;
+        term.ok();
+        term.start("Uploading source");
+        let image = crate::source::push(&repository, &format!("source.{name}"), &packed).await?;
+        term.ok();
+        Some(BuildSourceSpec {
+            image: Some(image),
+            upload: false,
+        })
+    } else {
+        None
+    };
+    term.start("Starting build");
     let build = Build {
         metadata: ObjectMeta {
             name: Some(name.clone()),
@@ -94,6 +120,9 @@ pub async fn build(ctx: &Ctx, term: &mut Term, source: &BuildSource) -> Result<R
             description,
             git_sha,
             created: Some(slipway_crds::stamp::now_stamp()),
+            source: upload,
+            no_cache: source.no_cache,
+            build_args,
         },
         status: None,
     };
@@ -106,10 +135,107 @@ pub async fn build(ctx: &Ctx, term: &mut Term, source: &BuildSource) -> Result<R
         .await
         .map_err(|err| Error::kube("starting the build", err))?;
     term.ok();
-    let release = wait(ctx, &name, source.build_timeout).await?;
+    let release = if from_source {
+        let waited = wait(ctx, &name, source.build_timeout);
+        let log = follow_log(ctx, term, &name);
+        tokio::pin!(waited, log);
+        tokio::select! {
+            release = &mut waited => {
+                // The log's last lines may still be on their way when the status says done.
+                let _ = tokio::time::timeout(Duration::from_secs(3), &mut log).await;
+                release?
+            }
+            () = &mut log => waited.await?,
+        }
+    } else {
+        wait(ctx, &name, source.build_timeout).await?
+    };
     term.line(&format!("Build:   {}", display_id(&name)));
     term.line(&format!("Release: {}", display_id(&release)));
     store::get_release(ctx, &release).await
+}
+
+/// Prints the build pod's log as it comes, until the pod ends; a person who may not read pod
+/// logs (the developer role alone) is told so instead.
+async fn follow_log(ctx: &Ctx, term: &mut Term, build: &str) {
+    let pod = builder::pod_name(build);
+    for container in [builder::SOURCE_CONTAINER, builder::BUILD_CONTAINER] {
+        if let Err(err) = follow_container(ctx, term, &pod, container).await {
+            term.line(&format!("(the build's log cannot be shown: {err})"));
+            return;
+        }
+    }
+}
+
+/// Prints the log of `container` of `pod` once it has started, until it ends.
+async fn follow_container(ctx: &Ctx, term: &mut Term, pod: &str, container: &str) -> Result<()> {
+    let config = watcher::Config::default().fields(&format!("metadata.name={pod}"));
+    let mut pods = watcher(ctx.pods(), config).default_backoff().boxed();
+    loop {
+        match pods.next().await {
+            Some(Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p))) => {
+                match container_started(&p, container) {
+                    Some(true) => break,
+                    Some(false) => return Ok(()),
+                    None => {}
+                }
+            }
+            Some(_) => {}
+            None => return Ok(()),
+        }
+    }
+    let params = LogParams {
+        container: Some(container.to_string()),
+        follow: true,
+        ..LogParams::default()
+    };
+    let reader = ctx
+        .pods()
+        .log_stream(pod, &params)
+        .await
+        .map_err(|err| Error::kube("reading the build's log", err))?;
+    let mut lines = reader.lines();
+    while let Some(Ok(line)) = lines.next().await {
+        term.line(&line);
+    }
+    Ok(())
+}
+
+/// Whether `container` has started (true), never will (false: the pod ended without it), or
+/// may yet (None).
+fn container_started(pod: &Pod, container: &str) -> Option<bool> {
+    let status = pod.status.as_ref()?;
+    let started = [&status.init_container_statuses, &status.container_statuses]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|c| c.name == container)
+        .any(|c| {
+            c.state
+                .as_ref()
+                .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+        });
+    let ended = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
+    match (started, ended) {
+        (true, _) => Some(true),
+        (false, true) => Some(false),
+        (false, false) => None,
+    }
+}
+
+/// `--build-args KEY=VALUE` flags as a map.
+fn build_args(flags: &[String]) -> Result<BTreeMap<String, String>> {
+    flags
+        .iter()
+        .map(|flag| {
+            flag.split_once('=')
+                .filter(|(key, _)| slipway_crds::env::validate_key(key).is_ok())
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .ok_or_else(|| {
+                    Error::Usage(format!("invalid --build-args {flag:?}: expected KEY=VALUE"))
+                })
+        })
+        .collect()
 }
 
 /// `convox deploy`: a build, then the promotion of its release.
@@ -124,7 +250,7 @@ pub async fn deploy(
     Ok(release)
 }
 
-/// The image of each service: `--image SERVICE=REF` over `image:`; every service needs one.
+/// The image of each service given by `--image SERVICE=REF`; the others need `image:` or `build:`.
 pub fn images(manifest: &Manifest, flags: &[String]) -> Result<BTreeMap<String, String>> {
     let mut images = BTreeMap::new();
     for flag in flags {
@@ -142,9 +268,9 @@ pub fn images(manifest: &Manifest, flags: &[String]) -> Result<BTreeMap<String, 
         images.insert(service.to_string(), image.to_string());
     }
     for (name, service) in &manifest.services {
-        if service.image.is_none() && !images.contains_key(name) {
+        if service.image.is_none() && service.build.is_none() && !images.contains_key(name) {
             return Err(Error::Usage(format!(
-                "service {name} has no image: add image: to convox.yml or pass --image {name}=REF (source builds are not supported yet)"
+                "service {name} has no image: add image: or build: to convox.yml or pass --image {name}=REF"
             )));
         }
     }
@@ -237,10 +363,13 @@ mod tests {
     }
 
     #[test]
-    fn every_service_needs_an_image() {
+    fn images_given_by_flag_name_services_of_the_manifest() {
         let m = manifest("services:\n  web:\n    image: nginx\n  worker:\n    build: .\n");
-        let err = images(&m, &[]).unwrap_err().to_string();
-        assert!(err.starts_with("service worker has no image"), "{err}");
+        assert_eq!(
+            images(&m, &[]).unwrap(),
+            BTreeMap::new(),
+            "worker builds from source"
+        );
         let given = images(&m, &["worker=busybox:1".into()]).unwrap();
         assert_eq!(
             given,
@@ -258,6 +387,16 @@ mod tests {
                 .to_string()
                 .contains("SERVICE=REF")
         );
+    }
+
+    #[test]
+    fn build_args_are_key_value_pairs() {
+        assert_eq!(
+            build_args(&["A=1".into(), "B=x=y".into()]).unwrap(),
+            BTreeMap::from([("A".into(), "1".into()), ("B".into(), "x=y".into())])
+        );
+        let err = build_args(&["1A=x".into()]).unwrap_err().to_string();
+        assert!(err.contains("expected KEY=VALUE"), "{err}");
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct Service {
     pub image: Option<String>,
     /// The source build path (`build: .` or `build: {path: .}`).
     pub build: Option<String>,
+    /// The Dockerfile of a source build, relative to its path (`build: {manifest: ..}`).
+    pub dockerfile: String,
     /// The command that replaces the image's default command.
     pub command: Option<String>,
     /// The port the service listens on, if it takes traffic.

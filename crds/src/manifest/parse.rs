@@ -73,13 +73,15 @@ fn service(name: &str, settings: &Value, app_labels: &BTreeMap<String, String>) 
     check_keys(fields, "", SERVICE_FIELDS, SERVICE_IGNORED)?;
     let image = text(fields.get("image"), "image must be an image reference")?;
     // As in Convox, a service that names no image is built from the app's root.
-    let build = build(fields.get("build"))?.or_else(|| image.is_none().then(|| ".".into()));
+    let (build, dockerfile) = build(fields.get("build"))?;
+    let build = build.or_else(|| image.is_none().then(|| ".".into()));
     let mut labels = app_labels.clone();
     labels.extend(key_values(fields.get("labels"), Kind::Label)?);
     Ok(Service {
         name: name.to_string(),
         image,
         build,
+        dockerfile,
         command: text(fields.get("command"), "command must be a string")?,
         port: port(fields.get("port"))?,
         health: health(fields.get("health"))?,
@@ -124,15 +126,21 @@ where
     }
 }
 
-fn build(value: Option<&Value>) -> Check<Option<String>> {
+/// The build path and the Dockerfile's name (`build.manifest`, default `Dockerfile`).
+fn build(value: Option<&Value>) -> Check<(Option<String>, String)> {
     const MESSAGE: &str = "build must be a path (build: .) or a map with path";
+    const DOCKERFILE: &str = "build.manifest must be the Dockerfile's path";
     match value {
         Some(Value::Object(fields)) => {
-            check_keys(fields, "build.", &["path"], &["args", "manifest"])?;
+            check_keys(fields, "build.", &["path", "manifest"], &["args"])?;
             let path = text(fields.get("path"), MESSAGE)?;
-            Ok(Some(path.unwrap_or_else(|| ".".into())))
+            let dockerfile = text(fields.get("manifest"), DOCKERFILE)?;
+            Ok((
+                Some(path.unwrap_or_else(|| ".".into())),
+                dockerfile.unwrap_or_else(|| "Dockerfile".into()),
+            ))
         }
-        other => text(other, MESSAGE),
+        other => Ok((text(other, MESSAGE)?, "Dockerfile".into())),
     }
 }
 

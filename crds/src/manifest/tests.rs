@@ -51,6 +51,7 @@ services:
             name: "web".into(),
             image: None,
             build: Some(".".into()),
+            dockerfile: "Dockerfile".into(),
             command: Some("bin/web".into()),
             port: Some(Port {
                 scheme: "http".into(),
@@ -88,6 +89,7 @@ fn every_setting() {
             name: "web".into(),
             image: Some("registry.example.com/shop/web:v7".into()),
             build: None,
+            dockerfile: "Dockerfile".into(),
             command: Some("bin/web --port 8443".into()),
             port: Some(Port {
                 scheme: "https".into(),
@@ -161,11 +163,12 @@ fn defaults() {
     );
     // Like Convox, a service that names no image is built from the app's root.
     assert_eq!(only("services:\n  web:\n").build.as_deref(), Some("."));
+    let web = only("services: {web: {build: {manifest: Dockerfile.web}}}");
+    assert_eq!(web.build.as_deref(), Some("."));
+    assert_eq!(web.dockerfile, "Dockerfile.web");
     assert_eq!(
-        only("services: {web: {build: {manifest: Dockerfile.web}}}")
-            .build
-            .as_deref(),
-        Some(".")
+        only("services: {web: {build: ./web}}").dockerfile,
+        "Dockerfile"
     );
 }
 

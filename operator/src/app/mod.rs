@@ -31,7 +31,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
 use slipway_crds::app::ServiceStatus;
-use slipway_crds::{App, Release, labels};
+use slipway_crds::{App, Release, builder, labels};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -241,6 +241,10 @@ async fn reconcile_app(app: &App, shared: &AppContext) -> Result<Action> {
         state: state.clone(),
         invalid,
         services,
+        repository: ctx
+            .builder
+            .as_ref()
+            .map(|b| builder::repository(&b.registry, &namespace, &name)),
     };
     let now = Time(jiff::Timestamp::now());
     let next = status::next_status(app, &seen, &now);

@@ -21,6 +21,8 @@ pub struct Observation {
     pub invalid: Option<String>,
     /// What each service runs.
     pub services: Vec<ServiceStatus>,
+    /// Where the app's source builds push, if the cluster has a builder.
+    pub repository: Option<String>,
 }
 
 /// The next status of `app`.
@@ -29,6 +31,7 @@ pub fn next_status(app: &App, seen: &Observation, now: &Time) -> AppStatus {
     let mut next = AppStatus {
         observed_generation: app.metadata.generation,
         services: seen.services.clone(),
+        repository: seen.repository.clone(),
         ..old.clone()
     };
     let generation = app.metadata.generation;

@@ -19,6 +19,7 @@ build_all() {
   build_helm
   build_tool registry github.com/distribution/distribution/v3/cmd/registry
   build_tool crane github.com/google/go-containerregistry/cmd/crane
+  build_buildkit
   build_pause
   copy_kwok_stages
   echo "testenv: built in $((SECONDS - start))s"
@@ -29,7 +30,27 @@ have_binaries() {
   for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kwok registry crane pause; do
     [ -x "$CACHE_BIN/$b" ] || return 1
   done
-  have_helm
+  have_helm && have_buildkit
+}
+
+# BuildKit is not part of the cache key either: a new BUILDKIT_VERSION rebuilds only BuildKit.
+have_buildkit() {
+  [ -x "$CACHE_BIN/buildctl" ] && "$CACHE_BIN/buildkitd" --version 2>/dev/null | grep -q " $BUILDKIT_VERSION "
+}
+
+# buildkitd and buildctl, the builder image's daemon and client, built inside a copy of
+# BuildKit's own module so that its go.mod (and its replace lines) apply.
+build_buildkit() {
+  have_buildkit && return 0
+  local src work
+  src=$(cd "$TOOLS" && go mod download -json "github.com/moby/buildkit@$BUILDKIT_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src" ] || die "downloading BuildKit $BUILDKIT_VERSION failed"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/slipway-buildkit.XXXXXX")
+  cp -r "$src/." "$work" && chmod -R u+w "$work"
+  local ld="-X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION"
+  (cd "$work" && CGO_ENABLED=0 go build -trimpath -tags "osusergo netgo static_build" -ldflags "$ld" \
+    -o "$CACHE_BIN/" ./cmd/buildkitd ./cmd/buildctl) || { rm -rf "$work"; die "building BuildKit failed"; }
+  rm -rf "$work"
 }
 
 # helm is not part of the cache key, so its version is checked: a new HELM_VERSION rebuilds only helm.

@@ -25,6 +25,7 @@ fn seen(mode: Mode, state: Option<RolloutState>) -> Observation {
         state,
         invalid: None,
         services: vec![],
+        repository: None,
     }
 }
 
