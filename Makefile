@@ -21,7 +21,7 @@ unit:
 
 ## cluster: first alone the test of the test control plane itself (three at once, the host
 ## left as it was); then one control plane with kwok's node and the real node up, the
-## operator's image pushed to its registry, the cluster tests (with the reliability suite's
+## operator's and the builder's images pushed to its registry, the cluster tests (with the reliability suite's
 ## quick subset), then alone the fault tests that restart the API server and etcd and stop the
 ## real node's kubelet and containerd, the control plane down (even on failure)
 cluster: build image-build
@@ -30,7 +30,7 @@ cluster: build image-build
 	cargo test -p slipway-tests --features cluster --test testenv -- --ignored
 	$(TESTENV) up
 	status=0; export KUBECONFIG=$(TESTENV_DIR)/kubeconfig; \
-	  $(TESTENV) image operator >/dev/null || status=$$?; \
+	  { $(TESTENV) image operator && $(TESTENV) image builder; } >/dev/null || status=$$?; \
 	  [ $$status -ne 0 ] || cargo test -p slipway-tests --features cluster -- --test-threads=2 || status=$$?; \
 	  if [ $$status -eq 0 ]; then cargo test -p slipway-tests --features cluster --test faults --test deaf -- --ignored || status=$$?; fi; \
 	  if [ $$status -eq 0 ]; then cargo test -p slipway-tests --features cluster --test node_faults -- --ignored --test-threads=1 || status=$$?; fi; \

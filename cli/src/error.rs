@@ -122,6 +122,9 @@ pub enum Error {
     /// The cluster could not be reached.
     #[error("cannot reach the cluster: {0}")]
     Unreachable(String),
+    /// The app's registry refused or could not be reached.
+    #[error("{0}")]
+    Registry(String),
     /// RBAC refused a request.
     #[error("permission denied: {0}")]
     Forbidden(String),

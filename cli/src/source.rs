@@ -134,7 +134,7 @@ pub async fn push(repository: &str, tag: &str, packed: &Packed) -> Result<String
         .store_auth_if_needed(reference.resolve_registry(), &credentials(host))
         .await;
     let unreachable = |e: oci_client::errors::OciDistributionError| {
-        Error::Unreachable(format!("pushing the source to {push_host}/{path}: {e}"))
+        Error::Registry(format!("pushing the source to {push_host}/{path}: {e}"))
     };
     let layer_digest = sha256(&packed.gzipped);
     client

@@ -83,3 +83,36 @@ pub fn http_get(ns: &TestNamespace, from: &str, service: &str) -> Result<String,
     }
     Ok(body.trim().to_owned())
 }
+
+/// The registry as seen from this machine (`127.0.0.1:<port>`), where the CLI pushes sources.
+pub fn registry_from_host() -> String {
+    let ports = std::fs::read_to_string(testenv_dir().join("ports.env"))
+        .expect("ports.env of the running testenv");
+    let port = ports
+        .lines()
+        .find_map(|l| l.strip_prefix("TESTENV_REGISTRY_PORT="))
+        .expect("TESTENV_REGISTRY_PORT in ports.env");
+    format!("127.0.0.1:{port}")
+}
+
+/// The operator flags of a builder that pushes to the node's registry (`testenv image builder`).
+pub fn builder_flags() -> Vec<String> {
+    [
+        "--builder-image",
+        &image("builder"),
+        "--build-registry",
+        &format!("{}/apps", registry()),
+        "--build-registry-insecure",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The environment `convox build` needs here: the registry is reached from this machine
+/// through another address than the cluster's, as through a port-forward.
+pub fn push_endpoint() -> (&'static str, String) {
+    (
+        "SLIPWAY_PUSH_ENDPOINT",
+        format!("http://{}", registry_from_host()),
+    )
+}

@@ -45,7 +45,7 @@ pub async fn info(ctx: &Ctx, term: &mut Term, id: &str, read: &ReadOpts) -> Resu
     Ok(())
 }
 
-/// `convox builds logs B`: the build's story and its events (image builds have no builder output).
+/// `convox builds logs B`: the build's story and its events, then its build pod's log.
 pub async fn logs(ctx: &Ctx, term: &mut Term, id: &str) -> Result<()> {
     store::get_app(ctx).await?;
     let build = store::get_build(ctx, id).await?;
@@ -65,6 +65,21 @@ pub async fn logs(ctx: &Ctx, term: &mut Term, id: &str) -> Result<()> {
         Err(_) => vec![],
     };
     term.text(&build_log(&build_view(&build), &events));
+    let Some(pod) = build.status.as_ref().and_then(|s| s.pod.clone()) else {
+        return Ok(());
+    };
+    for container in [builder::SOURCE_CONTAINER, builder::BUILD_CONTAINER] {
+        let params = LogParams {
+            container: Some(container.to_string()),
+            ..LogParams::default()
+        };
+        match ctx.pods().logs(&pod, &params).await {
+            Ok(text) => term.text(&text),
+            // The pod goes with its Build, and a container the build never reached has no log.
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 400 => {}
+            Err(err) => return Err(Error::kube("reading the build's log", err)),
+        }
+    }
     Ok(())
 }
 
@@ -87,11 +102,17 @@ pub async fn build(ctx: &Ctx, term: &mut Term, source: &BuildSource) -> Result<R
         .map_err(Error::Usage)?
         .is_empty();
     let upload = if from_source {
-        let repository = app.status.as_ref().and_then(|s| s.repository.clone()).ok_or_else(|| {
-            Error::Config(
-                "this cluster builds no source: its Slipway chart has no build.registry (or set image: in convox.yml)".into(),
-            )
-        })?;
+        let repository = match &app.status {
+            Some(status) => status.repository.clone().ok_or_else(|| {
+                Error::Config("this cluster builds no source: its Slipway chart sets no build.registry (or give the services image: in convox.yml)".into())
+            })?,
+            None => {
+                return Err(Error::Config(format!(
+                    "the Slipway operator has not reported on app {} yet: is it running?",
+                    ctx.app
+                )));
+            }
+        };
         term.start("Packaging source");
         let packed = crate::source::pack(&source.dir)?;
         term.ok();

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use slipway_tests::{testenv_dir, workspace_root};
+use slipway_tests::workspace_root;
 
 /// The argument of the first `instruction` in the Dockerfile's final stage.
 fn dockerfile_final(instruction: &str) -> String {
@@ -42,14 +42,12 @@ fn with_crane(script: &str) -> String {
 
 #[test]
 fn the_operator_image_matches_the_dockerfile() {
-    let ports = std::fs::read_to_string(testenv_dir().join("ports.env")).expect("ports.env");
-    let port = ports
-        .lines()
-        .find_map(|l| l.strip_prefix("TESTENV_REGISTRY_PORT="))
-        .expect("the registry's port");
     let in_cluster = slipway_tests::realnode::image("operator");
     let digest = in_cluster.split_once('@').expect("by digest").1;
-    let reference = format!("127.0.0.1:{port}/slipway/operator@{digest}");
+    let reference = format!(
+        "{}/slipway/operator@{digest}",
+        slipway_tests::realnode::registry_from_host()
+    );
 
     let config = with_crane(&format!("\"$CRANE\" --insecure config {reference}"));
     let config: serde_json::Value = serde_json::from_str(&config).expect("the image config");

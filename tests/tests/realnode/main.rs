@@ -1,8 +1,9 @@
 //! Slipway on real pods (the test control plane's real node): failure modes as a kubelet and
 //! containerd really show them, the chart's operator from its own image, HTTP through
-//! Services, and the image against the Dockerfile.
+//! Services, the image against the Dockerfile, and builds from source with BuildKit.
 #![cfg(feature = "cluster")]
 
+mod build;
 mod chart;
 mod failures;
 mod http;
