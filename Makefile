@@ -21,9 +21,10 @@ unit:
 
 ## cluster: first alone the test of the test control plane itself (three at once, the host
 ## left as it was); then one control plane with kwok's node and the real node up, the
-## operator's and the builder's images pushed to its registry, the cluster tests (with the reliability suite's
-## quick subset), then alone the fault tests that restart the API server and etcd and stop the
-## real node's kubelet and containerd, the control plane down (even on failure)
+## operator's and the builder's images pushed to its registry, the cluster tests (with the
+## reliability suite's quick subset), then alone the fault tests that restart the API server
+## and etcd and stop the real node's kubelet and containerd, the control plane down (even on
+## failure)
 cluster: build image-build
 	$(TESTENV) build
 	cargo test -p slipway-tests --features cluster --no-run
