@@ -80,7 +80,7 @@ bench:
 	$(TESTENV) build
 	@export TESTENV_DIR=$(BENCH_TESTENV_DIR) KUBECONFIG=$(BENCH_TESTENV_DIR)/kubeconfig; \
 	  trap '$(TESTENV) down' EXIT; trap 'exit 130' INT TERM; \
-	  $(TESTENV) up && target/release/bench
+	  $(TESTENV) up && $(TESTENV) image builder >/dev/null && target/release/bench
 
 ## crds: regenerate charts/slipway/crds from the types in crds/
 crds:

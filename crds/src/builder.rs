@@ -349,14 +349,5 @@ fn images_from_message(
     }
 }
 
-/// The Build a build pod belongs to, from its label.
-pub fn build_of(pod: &Pod) -> Option<&str> {
-    pod.meta()
-        .labels
-        .as_ref()?
-        .get(BUILD_LABEL)
-        .map(String::as_str)
-}
-
 #[cfg(test)]
 mod tests;

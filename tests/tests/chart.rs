@@ -188,6 +188,13 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
             // Watching namespaces: Roles there, the --namespace flags, and a Lease with 2 replicas.
             let watch = format!("watchNamespaces={{{},{}}}", team.name(), home.name());
             sets.extend([watch.as_str(), "replicas=2", "logFormat=text"]);
+            sets.extend([
+                "build.registry=registry.example.com/apps",
+                "build.insecureRegistry=true",
+                "build.registrySecret=push",
+                "build.serviceAccount=builder",
+                "build.timeoutSeconds=900",
+            ]);
             let namespaced = helm::template(&release, home.name(), &sets);
             assert_no_wildcards(&namespaced);
             assert!(named(&namespaced, "ClusterRole", &format!("{release}-operator")).is_none());
@@ -220,6 +227,12 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
                     format!("--namespace={}", home.name()),
                     "--leader-elect".into(),
                     format!("--lease-name={release}"),
+                    "--build-registry=registry.example.com/apps".into(),
+                    "--builder-image=ghcr.io/slipway-dev/slipway-builder:v0.34.2".into(),
+                    "--build-timeout=900".into(),
+                    "--build-registry-insecure".into(),
+                    "--build-registry-secret=push".into(),
+                    "--build-service-account=builder".into(),
                 ]
             );
             assert!(

@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use futures::{AsyncBufReadExt, StreamExt};
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{LogParams, ObjectMeta, PostParams};
+use futures::StreamExt;
+use kube::api::{ObjectMeta, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use slipway_crds::build::BuildSource as BuildSourceSpec;
@@ -22,6 +21,8 @@ use crate::output::logs::build_log;
 use crate::output::views::{build_info_text, build_view, builds_table};
 use crate::output::{Term, render};
 use crate::{rollout, store};
+
+mod log;
 
 /// `convox builds`: `ID  STATUS  RELEASE  STARTED  ELAPSED  DESCRIPTION`, newest first.
 pub async fn list(ctx: &Ctx, term: &mut Term, limit: usize, read: &ReadOpts) -> Result<()> {
@@ -65,22 +66,10 @@ pub async fn logs(ctx: &Ctx, term: &mut Term, id: &str) -> Result<()> {
         Err(_) => vec![],
     };
     term.text(&build_log(&build_view(&build), &events));
-    let Some(pod) = build.status.as_ref().and_then(|s| s.pod.clone()) else {
-        return Ok(());
-    };
-    for container in [builder::SOURCE_CONTAINER, builder::BUILD_CONTAINER] {
-        let params = LogParams {
-            container: Some(container.to_string()),
-            ..LogParams::default()
-        };
-        match ctx.pods().logs(&pod, &params).await {
-            Ok(text) => term.text(&text),
-            // The pod goes with its Build, and a container the build never reached has no log.
-            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 400 => {}
-            Err(err) => return Err(Error::kube("reading the build's log", err)),
-        }
+    match build.status.as_ref().and_then(|st| st.pod.as_deref()) {
+        Some(pod) => log::print(ctx, term, pod).await,
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// `convox build`: `Packaging source... OK` and `Uploading source... OK` when a service is built
@@ -158,7 +147,7 @@ pub async fn build(ctx: &Ctx, term: &mut Term, source: &BuildSource) -> Result<R
     term.ok();
     let release = if from_source {
         let waited = wait(ctx, &name, source.build_timeout);
-        let log = follow_log(ctx, term, &name);
+        let log = log::follow(ctx, term, &name);
         tokio::pin!(waited, log);
         tokio::select! {
             release = &mut waited => {
@@ -174,74 +163,6 @@ pub async fn build(ctx: &Ctx, term: &mut Term, source: &BuildSource) -> Result<R
     term.line(&format!("Build:   {}", display_id(&name)));
     term.line(&format!("Release: {}", display_id(&release)));
     store::get_release(ctx, &release).await
-}
-
-/// Prints the build pod's log as it comes, until the pod ends; a person who may not read pod
-/// logs (the developer role alone) is told so instead.
-async fn follow_log(ctx: &Ctx, term: &mut Term, build: &str) {
-    let pod = builder::pod_name(build);
-    for container in [builder::SOURCE_CONTAINER, builder::BUILD_CONTAINER] {
-        if let Err(err) = follow_container(ctx, term, &pod, container).await {
-            term.line(&format!("(the build's log cannot be shown: {err})"));
-            return;
-        }
-    }
-}
-
-/// Prints the log of `container` of `pod` once it has started, until it ends.
-async fn follow_container(ctx: &Ctx, term: &mut Term, pod: &str, container: &str) -> Result<()> {
-    let config = watcher::Config::default().fields(&format!("metadata.name={pod}"));
-    let mut pods = watcher(ctx.pods(), config).default_backoff().boxed();
-    loop {
-        match pods.next().await {
-            Some(Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p))) => {
-                match container_started(&p, container) {
-                    Some(true) => break,
-                    Some(false) => return Ok(()),
-                    None => {}
-                }
-            }
-            Some(_) => {}
-            None => return Ok(()),
-        }
-    }
-    let params = LogParams {
-        container: Some(container.to_string()),
-        follow: true,
-        ..LogParams::default()
-    };
-    let reader = ctx
-        .pods()
-        .log_stream(pod, &params)
-        .await
-        .map_err(|err| Error::kube("reading the build's log", err))?;
-    let mut lines = reader.lines();
-    while let Some(Ok(line)) = lines.next().await {
-        term.line(&line);
-    }
-    Ok(())
-}
-
-/// Whether `container` has started (true), never will (false: the pod ended without it), or
-/// may yet (None).
-fn container_started(pod: &Pod, container: &str) -> Option<bool> {
-    let status = pod.status.as_ref()?;
-    let started = [&status.init_container_statuses, &status.container_statuses]
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|c| c.name == container)
-        .any(|c| {
-            c.state
-                .as_ref()
-                .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
-        });
-    let ended = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
-    match (started, ended) {
-        (true, _) => Some(true),
-        (false, true) => Some(false),
-        (false, false) => None,
-    }
 }
 
 /// `--build-args KEY=VALUE` flags as a map.

@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use slipway_crds::env::Env;
 use slipway_tests::cli::convox;
-use slipway_tests::realnode::{http_get, image, kubectl, testapp_manifest};
+use slipway_tests::realnode::{http_get, image, kubectl, registry, testapp_manifest};
 use slipway_tests::slipway::{create_app, create_release, running, wait_app};
 use slipway_tests::{Node, deployment_rolled_out, helm, pod_ready, wait_for, with_temp_ns_on};
 
@@ -31,6 +31,10 @@ async fn the_charts_operator_runs_from_its_image_and_rolls_real_apps() {
                 &[
                     &format!("image.repository={repository}"),
                     &format!("image.digest={digest}"),
+                    // The chart's build values reach the operator as flags it accepts.
+                    &format!("build.registry={}/apps", registry()),
+                    &format!("build.image={}", image("builder")),
+                    "build.insecureRegistry=true",
                 ],
             );
             // `helm install --wait` returned: the operator's pod is Ready through /readyz.
@@ -54,13 +58,18 @@ async fn the_charts_operator_runs_from_its_image_and_rolls_real_apps() {
             create_release(&team, &app, "rreleaseone", &manifest, &greeting("one")).await;
             create_release(&team, &app, "rreleasetwo", &manifest, &greeting("two")).await;
             promote(&team, "RRELEASEONE").await;
-            wait_app(
+            let first = wait_app(
                 &team,
                 "web",
                 "the first release to run",
                 running("rreleaseone"),
             )
             .await;
+            assert_eq!(
+                first.status.and_then(|s| s.repository),
+                Some(format!("{}/apps/{}/web", registry(), team.name())),
+                "the operator builds with the chart's registry"
+            );
             promote(&team, "RRELEASETWO").await;
             wait_app(
                 &team,

@@ -2,6 +2,7 @@
 //! CLI costs; on the real test control plane, each figure beside its baseline in one run.
 //! Writes BENCHMARKS.md at the repository root. Reports; never judges (exit 0 on missed goals).
 
+mod build;
 mod cli;
 mod details;
 mod kube;
@@ -34,7 +35,9 @@ pub struct Config {
     pub cli_releases: usize,
     /// `BENCH_CLI_RUNS`: runs of `convox releases` per measurement.
     pub cli_runs: usize,
-    /// `BENCH_ONLY`: the benchmarks to run (reaction, rollout, scale, cli), comma-separated.
+    /// `BENCH_BUILD_PAIRS`: pairs of builds from source (cold and cached).
+    pub build_pairs: usize,
+    /// `BENCH_ONLY`: the benchmarks to run (reaction, rollout, scale, cli, build), comma-separated.
     pub only: Vec<String>,
 }
 
@@ -72,7 +75,8 @@ impl Config {
             cli_apps: num("BENCH_CLI_APPS", 100).max(1),
             cli_releases: num("BENCH_CLI_RELEASES", 10_000),
             cli_runs: num("BENCH_CLI_RUNS", 20).max(1),
-            only: list("BENCH_ONLY", "reaction,rollout,cli,scale"),
+            build_pairs: num("BENCH_BUILD_PAIRS", 3).max(1),
+            only: list("BENCH_ONLY", "reaction,rollout,cli,build,scale"),
         }
     }
 
@@ -92,6 +96,8 @@ pub struct Results {
     pub scale: Vec<scale::Scale>,
     /// 4. The CLI.
     pub cli: Option<cli::Cli>,
+    /// 6. Builds from source.
+    pub build: Option<build::Builds>,
 }
 
 #[tokio::main]
@@ -123,6 +129,12 @@ async fn main() {
         let ns = format!("bench-cli-{suffix}");
         results.cli = Some(cli::run(&client, &ns, config.cli_apps, per_app, config.cli_runs).await);
         kube::delete_namespaces(&client, &[ns], std::time::Duration::from_secs(120)).await;
+    }
+    if config.runs("build") {
+        eprintln!("bench: 6. builds from source, {} pairs", config.build_pairs);
+        let ns = format!("bench-build-{suffix}");
+        results.build = Some(build::run(&client, &ns, config.build_pairs).await);
+        kube::delete_namespaces(&client, &[ns], std::time::Duration::from_secs(60)).await;
     }
     if config.runs("scale") {
         for &apps in &config.sizes {

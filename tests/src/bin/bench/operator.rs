@@ -24,6 +24,11 @@ pub fn bin_dir() -> PathBuf {
 impl Operator {
     /// Starts the operator watching `namespaces`; its log goes to `$TESTENV_DIR/logs/<log>.log`.
     pub fn start(namespaces: &[&str], log: &str) -> Operator {
+        Operator::start_with(namespaces, log, &[])
+    }
+
+    /// Like [`Operator::start`], with `extra` flags.
+    pub fn start_with(namespaces: &[&str], log: &str, extra: &[String]) -> Operator {
         let port = free_port();
         let logs = testenv_dir().join("logs");
         std::fs::create_dir_all(&logs).expect("the testenv log folder");
@@ -36,6 +41,7 @@ impl Operator {
         let child = Command::new(&path)
             .args(["--namespace", &namespaces.join(",")])
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .env("KUBECONFIG", kubeconfig_path())
             .stdout(Stdio::null())
             .stderr(log)
