@@ -1,5 +1,6 @@
 //! The Helm chart: lint and values schema, least-privilege RBAC, what the API server makes of
-//! the rendered chart (server-side dry run, cluster-wide and per-namespace), and the README's
+//! the rendered chart (server-side dry run, cluster-wide, per-namespace, and with every install
+//! and monitoring value on, against the prometheus-operator CRDs' schemas), and the README's
 //! quick start: `helm install`, then the operator running as the chart's ServiceAccount does
 //! a full promote and an automatic rollback.
 #![cfg(feature = "cluster")]
@@ -9,6 +10,7 @@ mod scenario;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
@@ -35,12 +37,43 @@ fn helm_lint_passes_and_bad_values_are_refused() {
         "--set",
         "replicas=3",
     ]);
+    let mut every = vec!["lint", chart, "--strict"];
+    for set in EVERY_VALUE {
+        every.extend(["--set", set]);
+    }
+    helm::ok(&every);
+    // The operator refuses a grace as long as the Lease; the chart says so before installing.
+    let out = helm::run(&[
+        "template",
+        "slipway",
+        chart,
+        "--set",
+        "replicas=2",
+        "--set",
+        "leaderElection.renewGraceSeconds=30",
+    ]);
+    assert!(
+        !out.ok
+            && out
+                .stderr
+                .contains("must be less than leaderElection.leaseDurationSeconds"),
+        "{}",
+        out.stderr
+    );
     for bad in [
         "replicas=0",
         "logFormat=xml",
         "watchNamespaces={Team_A}",
         "image.pullPolicy=Sometimes",
         "nosuchvalue=1",
+        "concurrency=-1",
+        "leaderElection.renewGraceSeconds=0",
+        "leaderElection.leaseDurationSeconds=soon",
+        "podDisruptionBudget.maxUnavailable=0",
+        "topologySpreadConstraints[0].whenUnsatisfiable=Maybe",
+        "metrics.serviceMonitor.interval=often",
+        "metrics.prometheusRule.enabled=yes",
+        "metrics.dashboard.namespace=Grafana_Dashboards",
     ] {
         let out = helm::run(&["lint", chart, "--strict", "--set", bad]);
         assert!(!out.ok, "helm lint accepted --set {bad}");
@@ -131,8 +164,21 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
             assert!(helm::of_kind(&cluster_wide, "Role").is_empty());
             assert_eq!(
                 container_args(&cluster_wide),
-                ["--log-format=json", "--metrics-addr=0.0.0.0:8080"]
+                [
+                    "--log-format=json",
+                    "--metrics-addr=0.0.0.0:8080",
+                    "--concurrency=16"
+                ]
             );
+            // One replica: no budget (it would block every drain), no monitoring objects.
+            for kind in [
+                "PodDisruptionBudget",
+                "ServiceMonitor",
+                "PrometheusRule",
+                "ConfigMap",
+            ] {
+                assert!(helm::of_kind(&cluster_wide, kind).is_empty(), "{kind}");
+            }
             let deployment = &helm::of_kind(&cluster_wide, "Deployment")[0];
             assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
             let pod = &deployment["spec"]["template"]["spec"];
@@ -216,10 +262,13 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
                 [
                     "--log-format=text".to_string(),
                     "--metrics-addr=0.0.0.0:8080".into(),
+                    "--concurrency=16".into(),
                     format!("--namespace={}", team.name()),
                     format!("--namespace={}", home.name()),
                     "--leader-elect".into(),
                     format!("--lease-name={release}"),
+                    "--lease-duration=30".into(),
+                    "--lease-grace=5".into(),
                 ]
             );
             assert!(
@@ -269,6 +318,169 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
             }
         })
         .await;
+    })
+    .await;
+}
+
+/// Every install and monitoring value the chart offers, each set (most away from the default).
+const EVERY_VALUE: [&str; 17] = [
+    "replicas=3",
+    "concurrency=4",
+    "leaderElection.leaseDurationSeconds=20",
+    "leaderElection.renewGraceSeconds=4",
+    "podDisruptionBudget.enabled=true",
+    "podDisruptionBudget.maxUnavailable=2",
+    "topologySpreadConstraints[0].maxSkew=2",
+    "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
+    "topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule",
+    "metrics.serviceMonitor.enabled=true",
+    "metrics.serviceMonitor.interval=15s",
+    "metrics.serviceMonitor.scrapeTimeout=5s",
+    "metrics.serviceMonitor.labels.release=kube-prometheus",
+    "metrics.prometheusRule.enabled=true",
+    "metrics.prometheusRule.labels.release=kube-prometheus",
+    "metrics.dashboard.enabled=true",
+    "metrics.dashboard.annotations.grafana_folder=Platform",
+];
+
+/// Applies the fixture CRDs of ServiceMonitor and PrometheusRule and waits until they serve.
+async fn install_monitoring_crds(client: &kube::Client) {
+    let path = slipway_tests::workspace_root().join("tests/fixtures/monitoring-crds.yaml");
+    let text = std::fs::read_to_string(&path).expect("the monitoring CRDs fixture");
+    let crds: Vec<Value> = serde_saphyr::from_multiple(&text).expect("CRD YAML");
+    helm::apply(client, &crds)
+        .await
+        .expect("the monitoring CRDs");
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in &crds {
+        let name = crd["metadata"]["name"].as_str().unwrap().to_string();
+        wait_for(
+            scenario_timeout(),
+            &format!("{name} to be established"),
+            || {
+                let (api, name) = (api.clone(), name.clone());
+                async move {
+                    let crd = api.get(&name).await.map_err(|e| e.to_string())?;
+                    let established = crd
+                        .status
+                        .and_then(|s| s.conditions)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True");
+                    established
+                        .then_some(())
+                        .ok_or_else(|| "not yet".to_string())
+                }
+            },
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn every_install_and_monitoring_value_renders_and_the_api_server_accepts_it() {
+    with_temp_ns("chart-values", |home| async move {
+        let release = format!("slipway-{}", home.name());
+        let mut sets = IMAGE.to_vec();
+        sets.extend(EVERY_VALUE);
+        let objects = helm::template(&release, home.name(), &sets);
+        let args = container_args(&objects);
+        for flag in [
+            "--concurrency=4",
+            "--leader-elect",
+            "--lease-duration=20",
+            "--lease-grace=4",
+        ] {
+            assert!(args.iter().any(|a| a == flag), "{flag} in {args:?}");
+        }
+        let deployment = &helm::of_kind(&objects, "Deployment")[0];
+        let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+        let selector = &deployment["spec"]["selector"]["matchLabels"];
+
+        let budget = named(&objects, "PodDisruptionBudget", &release).expect("a budget");
+        assert_eq!(budget["spec"]["maxUnavailable"], 2);
+        assert_eq!(&budget["spec"]["selector"]["matchLabels"], selector);
+        let spread = &deployment["spec"]["template"]["spec"]["topologySpreadConstraints"][0];
+        assert_eq!(spread["topologyKey"], "topology.kubernetes.io/zone");
+        assert_eq!(spread["whenUnsatisfiable"], "DoNotSchedule");
+        assert_eq!(&spread["labelSelector"]["matchLabels"], selector);
+        for (key, value) in selector.as_object().unwrap() {
+            assert_eq!(
+                &pod_labels[key], value,
+                "the spread selects the operator's pods"
+            );
+        }
+
+        // The ServiceMonitor scrapes the metrics Service's port as job slipway-operator.
+        let monitor = named(&objects, "ServiceMonitor", &release).expect("a ServiceMonitor");
+        assert_eq!(monitor["metadata"]["labels"]["release"], "kube-prometheus");
+        let service = named(&objects, "Service", &format!("{release}-metrics")).unwrap();
+        for (key, value) in monitor["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .unwrap()
+        {
+            assert_eq!(
+                &service["metadata"]["labels"][key], value,
+                "selects the Service"
+            );
+        }
+        let endpoint = &monitor["spec"]["endpoints"][0];
+        assert_eq!(endpoint["port"], service["spec"]["ports"][0]["name"]);
+        assert_eq!(endpoint["interval"], "15s");
+        assert_eq!(
+            endpoint["relabelings"][0]["replacement"],
+            "slipway-operator"
+        );
+
+        // The rules and the dashboard are the chart's files, which the operator's tests check.
+        let files = helm::chart().join("files");
+        let rules: Value = serde_saphyr::from_str(
+            &std::fs::read_to_string(files.join("prometheus-rules.yaml")).unwrap(),
+        )
+        .unwrap();
+        let rule = named(&objects, "PrometheusRule", &release).expect("a PrometheusRule");
+        assert_eq!(rule["spec"], rules);
+        let dashboard: Value = serde_json::from_str(
+            &std::fs::read_to_string(files.join("grafana-dashboard.json")).unwrap(),
+        )
+        .unwrap();
+        let map = named(&objects, "ConfigMap", &format!("{release}-dashboard")).expect("dashboard");
+        assert_eq!(map["metadata"]["labels"]["grafana_dashboard"], "1");
+        assert_eq!(map["metadata"]["annotations"]["grafana_folder"], "Platform");
+        let shipped: Value =
+            serde_json::from_str(map["data"]["slipway.json"].as_str().unwrap()).unwrap();
+        assert_eq!(shipped, dashboard);
+
+        // The real API server, with the prometheus-operator kinds installed, takes every object
+        // with strict field validation.
+        install_monitoring_crds(home.client()).await;
+        helm::dry_run_apply(home.client(), &objects)
+            .await
+            .expect("the chart with every value accepted");
+        // Strict validation does refuse a field the schema lacks.
+        let mut typo = monitor.clone();
+        typo["spec"]["endpoints"][0]["intervall"] = json!("15s");
+        let refused = helm::dry_run_apply(home.client(), &[typo]).await;
+        assert!(
+            refused.is_err_and(|e| e.contains("intervall")),
+            "a typo is refused"
+        );
+
+        // A ServiceMonitor without the Service it scrapes is refused at render time.
+        let out = helm::run(&[
+            "template",
+            &release,
+            helm::chart().to_str().unwrap(),
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set",
+            "metrics.service.enabled=false",
+        ]);
+        assert!(
+            !out.ok && out.stderr.contains("needs metrics.service.enabled"),
+            "{}",
+            out.stderr
+        );
     })
     .await;
 }
