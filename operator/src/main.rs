@@ -94,6 +94,15 @@ fn init_logs(format: LogFormat) {
 }
 
 async fn run(flags: Flags) -> Result<(), String> {
+    let lease = leader::Lease {
+        namespace: &flags.lease_namespace,
+        name: &flags.lease_name,
+        duration: flags.lease_duration,
+        grace: flags.lease_grace,
+    };
+    if flags.leader_elect {
+        lease.check()?;
+    }
     let metrics = Arc::new(metrics::Metrics::default());
     let client = metrics::counted_client(metrics.clone())
         .await
@@ -113,12 +122,6 @@ async fn run(flags: Flags) -> Result<(), String> {
     // rolling update of a Deployment with more than one replica.
     health.ready.store(true, Ordering::Relaxed);
     if flags.leader_elect {
-        let lease = leader::Lease {
-            namespace: &flags.lease_namespace,
-            name: &flags.lease_name,
-            duration: flags.lease_duration,
-            grace: flags.lease_grace,
-        };
         leader::acquire(&client, &lease, &metrics).await?;
     } else {
         metrics.set_leader(true);
@@ -230,6 +233,19 @@ mod leader {
         pub grace: u64,
     }
 
+    impl Lease<'_> {
+        /// Refuses, in words, timings that kube-lease-manager would panic on.
+        pub fn check(&self) -> Result<(), String> {
+            if self.grace == 0 || self.grace >= self.duration {
+                return Err(format!(
+                    "--lease-grace ({}) must be at least 1 and less than --lease-duration ({})",
+                    self.grace, self.duration
+                ));
+            }
+            Ok(())
+        }
+    }
+
     /// Waits until this process holds the Lease; exits the process when it loses it later.
     pub async fn acquire(
         client: &Client,
@@ -237,13 +253,6 @@ mod leader {
         metrics: &Metrics,
     ) -> Result<(), String> {
         let (namespace, name) = (lease.namespace, lease.name);
-        // kube-lease-manager panics on these; a flag deserves words.
-        if lease.grace == 0 || lease.grace >= lease.duration {
-            return Err(format!(
-                "--lease-grace ({}) must be at least 1 and less than --lease-duration ({})",
-                lease.grace, lease.duration
-            ));
-        }
         metrics.set_leader(false);
         let builder = LeaseManagerBuilder::new(client.clone(), name).with_namespace(namespace);
         // Each setter checks against the other's current value: keep grace < duration throughout.
