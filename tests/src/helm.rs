@@ -100,6 +100,24 @@ pub fn of_kind<'a>(objects: &'a [serde_json::Value], kind: &str) -> Vec<&'a serd
     objects.iter().filter(|o| o["kind"] == kind).collect()
 }
 
+/// The object of `kind` named `name` among `objects`.
+pub fn named<'a>(
+    objects: &'a [serde_json::Value],
+    kind: &str,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
+    of_kind(objects, kind)
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == name)
+}
+
+/// The args of the operator container of the chart's Deployment among `objects`.
+pub fn container_args(objects: &[serde_json::Value]) -> Vec<String> {
+    let deployment = &of_kind(objects, "Deployment")[0];
+    let args = &deployment["spec"]["template"]["spec"]["containers"][0]["args"];
+    serde_json::from_value(args.clone()).expect("container args")
+}
+
 /// Server-side applies each object as a dry run (`kubectl apply --server-side --dry-run=server
 /// --validate=strict`): the API server validates and admits it, refuses any field its schema
 /// lacks, and stores nothing.

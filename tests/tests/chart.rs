@@ -1,6 +1,5 @@
 //! The Helm chart: lint and values schema, least-privilege RBAC, what the API server makes of
-//! the rendered chart (server-side dry run, cluster-wide, per-namespace, and with every install
-//! and monitoring value on, against the prometheus-operator CRDs' schemas), and the README's
+//! the rendered chart (server-side dry run, cluster-wide and per-namespace), and the README's
 //! quick start: `helm install`, then the operator running as the chart's ServiceAccount does
 //! a full promote and an automatic rollback.
 #![cfg(feature = "cluster")]
@@ -10,7 +9,6 @@ mod scenario;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Service};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
@@ -37,29 +35,6 @@ fn helm_lint_passes_and_bad_values_are_refused() {
         "--set",
         "replicas=3",
     ]);
-    let mut every = vec!["lint", chart, "--strict"];
-    for set in EVERY_VALUE {
-        every.extend(["--set", set]);
-    }
-    helm::ok(&every);
-    // The operator refuses a grace as long as the Lease; the chart says so before installing.
-    let out = helm::run(&[
-        "template",
-        "slipway",
-        chart,
-        "--set",
-        "replicas=2",
-        "--set",
-        "leaderElection.renewGraceSeconds=30",
-    ]);
-    assert!(
-        !out.ok
-            && out
-                .stderr
-                .contains("must be less than leaderElection.leaseDurationSeconds"),
-        "{}",
-        out.stderr
-    );
     for bad in [
         "replicas=0",
         "logFormat=xml",
@@ -106,12 +81,6 @@ fn assert_no_wildcards(objects: &[Value]) {
     }
 }
 
-fn named<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
-    helm::of_kind(objects, kind)
-        .into_iter()
-        .find(|o| o["metadata"]["name"] == name)
-}
-
 fn verbs_on(role: &Value, resource: &str) -> Vec<String> {
     let mut verbs: Vec<String> = role["rules"]
         .as_array()
@@ -136,12 +105,6 @@ fn verbs_on(role: &Value, resource: &str) -> Vec<String> {
     verbs
 }
 
-fn container_args(objects: &[Value]) -> Vec<String> {
-    let deployment = &helm::of_kind(objects, "Deployment")[0];
-    serde_json::from_value(deployment["spec"]["template"]["spec"]["containers"][0]["args"].clone())
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
     with_temp_ns("chart-home", |home| async move {
@@ -154,8 +117,9 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
             let mut sets = IMAGE.to_vec();
             let cluster_wide = helm::template(&release, home.name(), &sets);
             assert_no_wildcards(&cluster_wide);
-            let operator_role = named(&cluster_wide, "ClusterRole", &format!("{release}-operator"))
-                .expect("operator ClusterRole");
+            let operator_role =
+                helm::named(&cluster_wide, "ClusterRole", &format!("{release}-operator"))
+                    .expect("operator ClusterRole");
             assert_eq!(
                 verbs_on(operator_role, "secrets"),
                 ["create", "delete", "get", "patch"],
@@ -163,7 +127,7 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
             );
             assert!(helm::of_kind(&cluster_wide, "Role").is_empty());
             assert_eq!(
-                container_args(&cluster_wide),
+                helm::container_args(&cluster_wide),
                 [
                     "--log-format=json",
                     "--metrics-addr=0.0.0.0:8080",
@@ -207,7 +171,7 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
             );
 
             // The roles for people: neither developer nor viewer reads Secrets.
-            let developer = named(
+            let developer = helm::named(
                 &cluster_wide,
                 "ClusterRole",
                 &format!("{release}-developer"),
@@ -219,11 +183,11 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
                 verbs_on(developer, "apps"),
                 ["get", "list", "patch", "watch"]
             );
-            let viewer =
-                named(&cluster_wide, "ClusterRole", &format!("{release}-viewer")).expect("viewer");
+            let viewer = helm::named(&cluster_wide, "ClusterRole", &format!("{release}-viewer"))
+                .expect("viewer");
             assert!(verbs_on(viewer, "secrets").is_empty());
             assert_eq!(verbs_on(viewer, "releases"), ["get", "list", "watch"]);
-            let reader = named(
+            let reader = helm::named(
                 &cluster_wide,
                 "ClusterRole",
                 &format!("{release}-env-reader"),
@@ -236,7 +200,9 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
             sets.extend([watch.as_str(), "replicas=2", "logFormat=text"]);
             let namespaced = helm::template(&release, home.name(), &sets);
             assert_no_wildcards(&namespaced);
-            assert!(named(&namespaced, "ClusterRole", &format!("{release}-operator")).is_none());
+            assert!(
+                helm::named(&namespaced, "ClusterRole", &format!("{release}-operator")).is_none()
+            );
             let roles: Vec<(&Value, &Value)> = helm::of_kind(&namespaced, "Role")
                 .into_iter()
                 .map(|r| (&r["metadata"]["name"], &r["metadata"]["namespace"]))
@@ -258,7 +224,7 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
                 "{roles:?}"
             );
             assert_eq!(
-                container_args(&namespaced),
+                helm::container_args(&namespaced),
                 [
                     "--log-format=text".to_string(),
                     "--metrics-addr=0.0.0.0:8080".into(),
@@ -318,169 +284,6 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
             }
         })
         .await;
-    })
-    .await;
-}
-
-/// Every install and monitoring value the chart offers, each set (most away from the default).
-const EVERY_VALUE: [&str; 17] = [
-    "replicas=3",
-    "concurrency=4",
-    "leaderElection.leaseDurationSeconds=20",
-    "leaderElection.renewGraceSeconds=4",
-    "podDisruptionBudget.enabled=true",
-    "podDisruptionBudget.maxUnavailable=2",
-    "topologySpreadConstraints[0].maxSkew=2",
-    "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
-    "topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule",
-    "metrics.serviceMonitor.enabled=true",
-    "metrics.serviceMonitor.interval=15s",
-    "metrics.serviceMonitor.scrapeTimeout=5s",
-    "metrics.serviceMonitor.labels.release=kube-prometheus",
-    "metrics.prometheusRule.enabled=true",
-    "metrics.prometheusRule.labels.release=kube-prometheus",
-    "metrics.dashboard.enabled=true",
-    "metrics.dashboard.annotations.grafana_folder=Platform",
-];
-
-/// Applies the fixture CRDs of ServiceMonitor and PrometheusRule and waits until they serve.
-async fn install_monitoring_crds(client: &kube::Client) {
-    let path = slipway_tests::workspace_root().join("tests/fixtures/monitoring-crds.yaml");
-    let text = std::fs::read_to_string(&path).expect("the monitoring CRDs fixture");
-    let crds: Vec<Value> = serde_saphyr::from_multiple(&text).expect("CRD YAML");
-    helm::apply(client, &crds)
-        .await
-        .expect("the monitoring CRDs");
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in &crds {
-        let name = crd["metadata"]["name"].as_str().unwrap().to_string();
-        wait_for(
-            scenario_timeout(),
-            &format!("{name} to be established"),
-            || {
-                let (api, name) = (api.clone(), name.clone());
-                async move {
-                    let crd = api.get(&name).await.map_err(|e| e.to_string())?;
-                    let established = crd
-                        .status
-                        .and_then(|s| s.conditions)
-                        .unwrap_or_default()
-                        .iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True");
-                    established
-                        .then_some(())
-                        .ok_or_else(|| "not yet".to_string())
-                }
-            },
-        )
-        .await;
-    }
-}
-
-#[tokio::test]
-async fn every_install_and_monitoring_value_renders_and_the_api_server_accepts_it() {
-    with_temp_ns("chart-values", |home| async move {
-        let release = format!("slipway-{}", home.name());
-        let mut sets = IMAGE.to_vec();
-        sets.extend(EVERY_VALUE);
-        let objects = helm::template(&release, home.name(), &sets);
-        let args = container_args(&objects);
-        for flag in [
-            "--concurrency=4",
-            "--leader-elect",
-            "--lease-duration=20",
-            "--lease-grace=4",
-        ] {
-            assert!(args.iter().any(|a| a == flag), "{flag} in {args:?}");
-        }
-        let deployment = &helm::of_kind(&objects, "Deployment")[0];
-        let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
-        let selector = &deployment["spec"]["selector"]["matchLabels"];
-
-        let budget = named(&objects, "PodDisruptionBudget", &release).expect("a budget");
-        assert_eq!(budget["spec"]["maxUnavailable"], 2);
-        assert_eq!(&budget["spec"]["selector"]["matchLabels"], selector);
-        let spread = &deployment["spec"]["template"]["spec"]["topologySpreadConstraints"][0];
-        assert_eq!(spread["topologyKey"], "topology.kubernetes.io/zone");
-        assert_eq!(spread["whenUnsatisfiable"], "DoNotSchedule");
-        assert_eq!(&spread["labelSelector"]["matchLabels"], selector);
-        for (key, value) in selector.as_object().unwrap() {
-            assert_eq!(
-                &pod_labels[key], value,
-                "the spread selects the operator's pods"
-            );
-        }
-
-        // The ServiceMonitor scrapes the metrics Service's port as job slipway-operator.
-        let monitor = named(&objects, "ServiceMonitor", &release).expect("a ServiceMonitor");
-        assert_eq!(monitor["metadata"]["labels"]["release"], "kube-prometheus");
-        let service = named(&objects, "Service", &format!("{release}-metrics")).unwrap();
-        for (key, value) in monitor["spec"]["selector"]["matchLabels"]
-            .as_object()
-            .unwrap()
-        {
-            assert_eq!(
-                &service["metadata"]["labels"][key], value,
-                "selects the Service"
-            );
-        }
-        let endpoint = &monitor["spec"]["endpoints"][0];
-        assert_eq!(endpoint["port"], service["spec"]["ports"][0]["name"]);
-        assert_eq!(endpoint["interval"], "15s");
-        assert_eq!(
-            endpoint["relabelings"][0]["replacement"],
-            "slipway-operator"
-        );
-
-        // The rules and the dashboard are the chart's files, which the operator's tests check.
-        let files = helm::chart().join("files");
-        let rules: Value = serde_saphyr::from_str(
-            &std::fs::read_to_string(files.join("prometheus-rules.yaml")).unwrap(),
-        )
-        .unwrap();
-        let rule = named(&objects, "PrometheusRule", &release).expect("a PrometheusRule");
-        assert_eq!(rule["spec"], rules);
-        let dashboard: Value = serde_json::from_str(
-            &std::fs::read_to_string(files.join("grafana-dashboard.json")).unwrap(),
-        )
-        .unwrap();
-        let map = named(&objects, "ConfigMap", &format!("{release}-dashboard")).expect("dashboard");
-        assert_eq!(map["metadata"]["labels"]["grafana_dashboard"], "1");
-        assert_eq!(map["metadata"]["annotations"]["grafana_folder"], "Platform");
-        let shipped: Value =
-            serde_json::from_str(map["data"]["slipway.json"].as_str().unwrap()).unwrap();
-        assert_eq!(shipped, dashboard);
-
-        // The real API server, with the prometheus-operator kinds installed, takes every object
-        // with strict field validation.
-        install_monitoring_crds(home.client()).await;
-        helm::dry_run_apply(home.client(), &objects)
-            .await
-            .expect("the chart with every value accepted");
-        // Strict validation does refuse a field the schema lacks.
-        let mut typo = monitor.clone();
-        typo["spec"]["endpoints"][0]["intervall"] = json!("15s");
-        let refused = helm::dry_run_apply(home.client(), &[typo]).await;
-        assert!(
-            refused.is_err_and(|e| e.contains("intervall")),
-            "a typo is refused"
-        );
-
-        // A ServiceMonitor without the Service it scrapes is refused at render time.
-        let out = helm::run(&[
-            "template",
-            &release,
-            helm::chart().to_str().unwrap(),
-            "--set",
-            "metrics.serviceMonitor.enabled=true",
-            "--set",
-            "metrics.service.enabled=false",
-        ]);
-        assert!(
-            !out.ok && out.stderr.contains("needs metrics.service.enabled"),
-            "{}",
-            out.stderr
-        );
     })
     .await;
 }
