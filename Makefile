@@ -4,16 +4,24 @@ TESTENV := tests/testenv/testenv
 TESTENV_DIR ?= $(CURDIR)/target/testenv
 export TESTENV_DIR
 
-.PHONY: test unit cluster lint crds build image-build image run bench reliability testenv-up testenv-down
+.PHONY: test unit cluster lint msrv crds build image-build image run bench reliability testenv-up testenv-down
 
 ## test: every check and every test, unit and cluster (builds the control plane if missing)
-test: lint unit cluster
+test: lint msrv unit cluster
 
 ## lint: formatting and clippy, warnings are errors
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p slipway-tests --features cluster --all-targets -- -D warnings
+
+## msrv: the workspace checked with the toolchain of Cargo.toml's rust-version, which the
+## locked dependencies need (rustup installs it, once)
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+msrv:
+	rustup toolchain install $(MSRV) --profile minimal
+	cargo +$(MSRV) check --workspace --all-targets --locked --target-dir target/msrv
+	cargo +$(MSRV) check -p slipway-tests --features cluster --all-targets --locked --target-dir target/msrv
 
 ## unit: tests that need no cluster (includes the CRD drift test)
 unit:
@@ -56,13 +64,17 @@ run: build
 	$(TESTENV) build
 	TESTENV_DIR=$(CURDIR)/target/testenv-run examples/run
 
-## build: the operator and CLI binaries the cluster tests run
+## build: the operator and CLI binaries the cluster tests run; kubectl-slipway, kubectl's
+## plugin name for the CLI, is a link to convox
 build:
 	cargo build --bins
+	ln -sf convox target/debug/kubectl-slipway
 
-## image-build: the release build of the operator that its image holds
+## image-build: the release build of the operator that its image holds (its git revision in
+## slipway_build_info)
 image-build:
-	cargo build --release --locked -p slipway-operator --bin slipway-operator
+	SLIPWAY_REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+	  cargo build --release --locked -p slipway-operator --bin slipway-operator
 
 ## image: the operator's image without a container engine, pushed to IMAGE (a registry
 ## reference; crane logs in with ~/.docker/config.json), e.g. make image IMAGE=ghcr.io/me/slipway-operator:0.1.0

@@ -11,7 +11,7 @@ mod rollout;
 mod source;
 mod store;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 use kube::ResourceExt;
 
 use args::{
@@ -28,7 +28,12 @@ async fn main() {
     // The registry client (source uploads) takes the process's TLS provider: kube's ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let argv: Vec<String> = std::env::args().collect();
-    let cli = match Cli::try_parse_from(&argv) {
+    let name = invoked_as(argv.first().map(String::as_str).unwrap_or_default());
+    let parsed = Cli::command()
+        .bin_name(name)
+        .try_get_matches_from(&argv)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err)
             if !err.use_stderr()
@@ -55,6 +60,20 @@ async fn main() {
             eprintln!("{}", error_line(&err.to_string(), stdout_colour()));
             std::process::exit(1);
         }
+    }
+}
+
+/// The name usage and help show: `kubectl slipway` when run as kubectl's plugin
+/// `kubectl-slipway` (a link to or copy of this binary), else `convox`.
+fn invoked_as(argv0: &str) -> &'static str {
+    let file = std::path::Path::new(argv0)
+        .file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or_default();
+    if file.starts_with("kubectl-slipway") {
+        "kubectl slipway"
+    } else {
+        "convox"
     }
 }
 
@@ -309,6 +328,25 @@ fn named(ctx: &Ctx, name: &Option<String>) -> Ctx {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn run_as_kubectl_slipway_its_usage_says_so() {
+        assert_eq!(
+            invoked_as("/usr/local/bin/kubectl-slipway"),
+            "kubectl slipway"
+        );
+        assert_eq!(invoked_as("target/debug/convox"), "convox");
+        let err = Cli::command()
+            .bin_name(invoked_as("kubectl-slipway"))
+            .try_get_matches_from(["kubectl-slipway", "releases", "info"])
+            .unwrap_err();
+        let usage = err.render().to_string();
+        assert!(
+            usage.contains("Usage: kubectl slipway releases info"),
+            "{usage}"
+        );
+    }
 
     fn count_error(line: &str) -> Option<String> {
         let argv: Vec<String> = line.split(' ').map(String::from).collect();

@@ -50,6 +50,12 @@ struct Flags {
     /// Name of the leader election Lease.
     #[arg(long, default_value = "slipway-operator")]
     lease_name: String,
+    /// Seconds a leader's Lease lasts without renewal before another replica may take it.
+    #[arg(long, default_value_t = 30, env = "SLIPWAY_LEASE_DURATION")]
+    lease_duration: u64,
+    /// Seconds before the Lease expires that its holder renews it; less than the duration.
+    #[arg(long, default_value_t = 5, env = "SLIPWAY_LEASE_GRACE")]
+    lease_grace: u64,
     /// Apps reconciled at once; 0 means no limit.
     #[arg(long, default_value_t = 16, env = "SLIPWAY_CONCURRENCY")]
     concurrency: u16,
@@ -127,6 +133,15 @@ fn init_logs(format: LogFormat) {
 }
 
 async fn run(flags: Flags) -> Result<(), String> {
+    let lease = leader::Lease {
+        namespace: &flags.lease_namespace,
+        name: &flags.lease_name,
+        duration: flags.lease_duration,
+        grace: flags.lease_grace,
+    };
+    if flags.leader_elect {
+        lease.check()?;
+    }
     let metrics = Arc::new(metrics::Metrics::default());
     let client = metrics::counted_client(metrics.clone())
         .await
@@ -146,7 +161,9 @@ async fn run(flags: Flags) -> Result<(), String> {
     // rolling update of a Deployment with more than one replica.
     health.ready.store(true, Ordering::Relaxed);
     if flags.leader_elect {
-        leader::acquire(&client, &flags.lease_namespace, &flags.lease_name).await?;
+        leader::acquire(&client, &lease, &metrics).await?;
+    } else {
+        metrics.set_leader(true);
     }
     let ctx = Arc::new(Context::new(client.clone(), metrics, flags.build.builder()));
     let scopes: Vec<Option<String>> = if flags.namespaces.is_empty() {
@@ -239,12 +256,55 @@ mod leader {
     //! Leader election on a Lease: wait to hold it, and stop the process if it is lost.
 
     use kube::Client;
-    use kube_lease_manager::LeaseManagerBuilder;
+    use kube_lease_manager::{DEFAULT_LEASE_DURATION_SECONDS, LeaseManagerBuilder};
+
+    use crate::metrics::Metrics;
+
+    /// The Lease to hold and its timings, in seconds.
+    pub struct Lease<'a> {
+        /// Its namespace.
+        pub namespace: &'a str,
+        /// Its name.
+        pub name: &'a str,
+        /// How long it lasts without renewal.
+        pub duration: u64,
+        /// How long before it expires its holder renews it.
+        pub grace: u64,
+    }
+
+    impl Lease<'_> {
+        /// Refuses, in words, timings that kube-lease-manager would panic on.
+        pub fn check(&self) -> Result<(), String> {
+            if self.grace == 0 || self.grace >= self.duration {
+                return Err(format!(
+                    "--lease-grace ({}) must be at least 1 and less than --lease-duration ({})",
+                    self.grace, self.duration
+                ));
+            }
+            Ok(())
+        }
+    }
 
     /// Waits until this process holds the Lease; exits the process when it loses it later.
-    pub async fn acquire(client: &Client, namespace: &str, name: &str) -> Result<(), String> {
-        let manager = LeaseManagerBuilder::new(client.clone(), name)
-            .with_namespace(namespace)
+    pub async fn acquire(
+        client: &Client,
+        lease: &Lease<'_>,
+        metrics: &Metrics,
+    ) -> Result<(), String> {
+        let (namespace, name) = (lease.namespace, lease.name);
+        metrics.set_leader(false);
+        let builder = LeaseManagerBuilder::new(client.clone(), name).with_namespace(namespace);
+        // Each setter checks against the other's current value: keep grace < duration throughout.
+        let builder = if lease.duration >= DEFAULT_LEASE_DURATION_SECONDS {
+            builder
+                .with_duration(lease.duration)
+                .with_grace(lease.grace)
+        } else {
+            builder
+                .with_grace(lease.grace)
+                .with_duration(lease.duration)
+        };
+        let manager = builder
             .build()
             .await
             .map_err(|e| format!("cannot use Lease {namespace}/{name}: {e}"))?;
@@ -257,6 +317,7 @@ mod leader {
                 .map_err(|e| format!("leader election stopped: {e}"))?;
         }
         tracing::info!(lease = name, "Became leader");
+        metrics.set_leader(true);
         tokio::spawn(async move {
             while channel.changed().await.is_ok() {
                 if !*channel.borrow() {

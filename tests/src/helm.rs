@@ -100,9 +100,41 @@ pub fn of_kind<'a>(objects: &'a [serde_json::Value], kind: &str) -> Vec<&'a serd
     objects.iter().filter(|o| o["kind"] == kind).collect()
 }
 
-/// Server-side applies each object as a dry run (`kubectl apply --server-side --dry-run=server`):
-/// the API server validates and admits it, and stores nothing.
+/// The object of `kind` named `name` among `objects`.
+pub fn named<'a>(
+    objects: &'a [serde_json::Value],
+    kind: &str,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
+    of_kind(objects, kind)
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == name)
+}
+
+/// The args of the operator container of the chart's Deployment among `objects`.
+pub fn container_args(objects: &[serde_json::Value]) -> Vec<String> {
+    let deployment = &of_kind(objects, "Deployment")[0];
+    let args = &deployment["spec"]["template"]["spec"]["containers"][0]["args"];
+    serde_json::from_value(args.clone()).expect("container args")
+}
+
+/// Server-side applies each object as a dry run (`kubectl apply --server-side --dry-run=server
+/// --validate=strict`): the API server validates and admits it, refuses any field its schema
+/// lacks, and stores nothing.
 pub async fn dry_run_apply(client: &Client, objects: &[serde_json::Value]) -> Result<(), String> {
+    server_side_apply(client, objects, true).await
+}
+
+/// Server-side applies each object for real (the fixtures a test installs, such as CRDs).
+pub async fn apply(client: &Client, objects: &[serde_json::Value]) -> Result<(), String> {
+    server_side_apply(client, objects, false).await
+}
+
+async fn server_side_apply(
+    client: &Client,
+    objects: &[serde_json::Value],
+    dry_run: bool,
+) -> Result<(), String> {
     for object in objects {
         let obj: DynamicObject =
             serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
@@ -132,7 +164,10 @@ pub async fn dry_run_apply(client: &Client, objects: &[serde_json::Value]) -> Re
         };
         // Forced, as `--force-conflicts`: an older copy applied by another manager (the CRDs
         // testenv installed) must not hide what the API server thinks of this one.
-        let params = PatchParams::apply("slipway-chart-test").force().dry_run();
+        let params = PatchParams::apply("slipway-chart-test")
+            .force()
+            .validation_strict();
+        let params = if dry_run { params.dry_run() } else { params };
         api.patch(&name, &params, &Patch::Apply(&obj))
             .await
             .map_err(|e| format!("{} {name} was refused: {e}", types.kind))?;

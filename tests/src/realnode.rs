@@ -61,16 +61,28 @@ pub fn kubectl(args: &[&str]) -> Result<String, String> {
 /// the Service's cluster IP and kube-proxy (busybox nc: the image's wget crashes on
 /// non-loopback addresses).
 pub fn http_get(ns: &TestNamespace, from: &str, service: &str) -> Result<String, String> {
+    http_get_path(ns, from, ns.name(), service, "/")
+}
+
+/// The body of what `GET http://SERVICE:PORT/PATH` answers for Service `service` of
+/// `namespace`, asked from inside pod `from` of `ns` as [`http_get`] asks.
+pub fn http_get_path(
+    ns: &TestNamespace,
+    from: &str,
+    namespace: &str,
+    service: &str,
+    path: &str,
+) -> Result<String, String> {
     let address = kubectl(&[
         "-n",
-        ns.name(),
+        namespace,
         "get",
         "service",
         service,
         "-o",
         "jsonpath={.spec.clusterIP} {.spec.ports[0].port}",
     ])?;
-    let request = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {address}");
+    let request = format!("printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {address}");
     let response = kubectl(&["-n", ns.name(), "exec", from, "--", "sh", "-c", &request])?;
     let (head, body) = response
         .split_once("\r\n\r\n")

@@ -41,6 +41,14 @@ fn helm_lint_passes_and_bad_values_are_refused() {
         "watchNamespaces={Team_A}",
         "image.pullPolicy=Sometimes",
         "nosuchvalue=1",
+        "concurrency=-1",
+        "leaderElection.renewGraceSeconds=0",
+        "leaderElection.leaseDurationSeconds=soon",
+        "podDisruptionBudget.maxUnavailable=0",
+        "topologySpreadConstraints[0].whenUnsatisfiable=Maybe",
+        "metrics.serviceMonitor.interval=often",
+        "metrics.prometheusRule.enabled=yes",
+        "metrics.dashboard.namespace=Grafana_Dashboards",
     ] {
         let out = helm::run(&["lint", chart, "--strict", "--set", bad]);
         assert!(!out.ok, "helm lint accepted --set {bad}");
@@ -73,12 +81,6 @@ fn assert_no_wildcards(objects: &[Value]) {
     }
 }
 
-fn named<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
-    helm::of_kind(objects, kind)
-        .into_iter()
-        .find(|o| o["metadata"]["name"] == name)
-}
-
 fn verbs_on(role: &Value, resource: &str) -> Vec<String> {
     let mut verbs: Vec<String> = role["rules"]
         .as_array()
@@ -103,12 +105,6 @@ fn verbs_on(role: &Value, resource: &str) -> Vec<String> {
     verbs
 }
 
-fn container_args(objects: &[Value]) -> Vec<String> {
-    let deployment = &helm::of_kind(objects, "Deployment")[0];
-    serde_json::from_value(deployment["spec"]["template"]["spec"]["containers"][0]["args"].clone())
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
     with_temp_ns("chart-home", |home| async move {
@@ -121,8 +117,9 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
             let mut sets = IMAGE.to_vec();
             let cluster_wide = helm::template(&release, home.name(), &sets);
             assert_no_wildcards(&cluster_wide);
-            let operator_role = named(&cluster_wide, "ClusterRole", &format!("{release}-operator"))
-                .expect("operator ClusterRole");
+            let operator_role =
+                helm::named(&cluster_wide, "ClusterRole", &format!("{release}-operator"))
+                    .expect("operator ClusterRole");
             assert_eq!(
                 verbs_on(operator_role, "secrets"),
                 ["create", "delete", "get", "patch"],
@@ -130,9 +127,22 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
             );
             assert!(helm::of_kind(&cluster_wide, "Role").is_empty());
             assert_eq!(
-                container_args(&cluster_wide),
-                ["--log-format=json", "--metrics-addr=0.0.0.0:8080"]
+                helm::container_args(&cluster_wide),
+                [
+                    "--log-format=json",
+                    "--metrics-addr=0.0.0.0:8080",
+                    "--concurrency=16"
+                ]
             );
+            // One replica: no budget (it would block every drain), no monitoring objects.
+            for kind in [
+                "PodDisruptionBudget",
+                "ServiceMonitor",
+                "PrometheusRule",
+                "ConfigMap",
+            ] {
+                assert!(helm::of_kind(&cluster_wide, kind).is_empty(), "{kind}");
+            }
             let deployment = &helm::of_kind(&cluster_wide, "Deployment")[0];
             assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
             let pod = &deployment["spec"]["template"]["spec"];
@@ -161,7 +171,7 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
             );
 
             // The roles for people: neither developer nor viewer reads Secrets.
-            let developer = named(
+            let developer = helm::named(
                 &cluster_wide,
                 "ClusterRole",
                 &format!("{release}-developer"),
@@ -173,11 +183,11 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
                 verbs_on(developer, "apps"),
                 ["get", "list", "patch", "watch"]
             );
-            let viewer =
-                named(&cluster_wide, "ClusterRole", &format!("{release}-viewer")).expect("viewer");
+            let viewer = helm::named(&cluster_wide, "ClusterRole", &format!("{release}-viewer"))
+                .expect("viewer");
             assert!(verbs_on(viewer, "secrets").is_empty());
             assert_eq!(verbs_on(viewer, "releases"), ["get", "list", "watch"]);
-            let reader = named(
+            let reader = helm::named(
                 &cluster_wide,
                 "ClusterRole",
                 &format!("{release}-env-reader"),
@@ -197,7 +207,9 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
             ]);
             let namespaced = helm::template(&release, home.name(), &sets);
             assert_no_wildcards(&namespaced);
-            assert!(named(&namespaced, "ClusterRole", &format!("{release}-operator")).is_none());
+            assert!(
+                helm::named(&namespaced, "ClusterRole", &format!("{release}-operator")).is_none()
+            );
             let roles: Vec<(&Value, &Value)> = helm::of_kind(&namespaced, "Role")
                 .into_iter()
                 .map(|r| (&r["metadata"]["name"], &r["metadata"]["namespace"]))
@@ -219,14 +231,17 @@ async fn the_rendered_chart_is_least_privilege_and_the_api_server_accepts_it() {
                 "{roles:?}"
             );
             assert_eq!(
-                container_args(&namespaced),
+                helm::container_args(&namespaced),
                 [
                     "--log-format=text".to_string(),
                     "--metrics-addr=0.0.0.0:8080".into(),
+                    "--concurrency=16".into(),
                     format!("--namespace={}", team.name()),
                     format!("--namespace={}", home.name()),
                     "--leader-elect".into(),
                     format!("--lease-name={release}"),
+                    "--lease-duration=30".into(),
+                    "--lease-grace=5".into(),
                     "--build-registry=registry.example.com/apps".into(),
                     "--builder-image=ghcr.io/slipway-dev/slipway-builder:v0.34.2".into(),
                     "--build-timeout=900".into(),

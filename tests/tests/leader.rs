@@ -1,5 +1,6 @@
-//! Leader election: of two operators with `--leader-elect`, one works and the other waits,
-//! and the waiting one takes over when the leader dies.
+//! Leader election: of two operators with `--leader-elect`, one works and the other waits
+//! (`slipway_leader` 1 and 0), and the waiting one takes over when the leader dies, as soon as
+//! the Lease of `--lease-duration` expires.
 #![cfg(feature = "cluster")]
 
 use std::process::{Child, Command, Stdio};
@@ -10,6 +11,9 @@ use slipway_tests::slipway::{create_app, create_release, promote, running, wait_
 use slipway_tests::{kubeconfig_path, testenv_dir, wait_for, with_temp_ns};
 
 const MANIFEST: &str = "services:\n  web:\n    image: nginx:1\n";
+
+/// The Lease's duration: a dead leader is replaced within it (the default is 30 s).
+const LEASE_SECONDS: u64 = 8;
 
 struct Candidate {
     child: Child,
@@ -29,6 +33,10 @@ impl Candidate {
                 "--metrics-addr",
                 "127.0.0.1:0",
                 "--leader-elect",
+                "--lease-duration",
+                &LEASE_SECONDS.to_string(),
+                "--lease-grace",
+                "2",
             ])
             .args(["--lease-namespace", namespace])
             .env("KUBECONFIG", kubeconfig_path())
@@ -37,6 +45,40 @@ impl Candidate {
             .spawn()
             .expect("start slipway-operator");
         Candidate { child, log }
+    }
+
+    /// The `slipway_leader` line of its /metrics, once it serves them.
+    fn leader_gauge(&self) -> Result<String, String> {
+        let log = std::fs::read_to_string(&self.log).map_err(|e| e.to_string())?;
+        let line = log
+            .lines()
+            .rfind(|l| l.contains("Serving /metrics"))
+            .ok_or("not serving yet")?;
+        let port: String = line
+            .split("127.0.0.1:")
+            .nth(1)
+            .ok_or("no address")?
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let out = Command::new("curl")
+            .args(["-s", &format!("http://127.0.0.1:{port}/metrics")])
+            .output()
+            .map_err(|e| e.to_string())?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with("slipway_leader "))
+            .map(str::to_string)
+            .ok_or_else(|| "no slipway_leader".to_string())
+    }
+
+    /// Waits until its `slipway_leader` reads `want`.
+    async fn gauge_reads(&self, want: &str) {
+        wait_for(Duration::from_secs(30), want, || async {
+            let line = self.leader_gauge()?;
+            if line == want { Ok(()) } else { Err(line) }
+        })
+        .await;
     }
 
     fn leads(&self) -> bool {
@@ -78,9 +120,11 @@ async fn one_leader_works_and_the_other_takes_over_when_it_dies() {
         )
         .await;
         assert!(!second.leads(), "only one operator leads at a time");
+        first.gauge_reads("slipway_leader 1").await;
+        second.gauge_reads("slipway_leader 0").await;
 
         drop(first);
-        // The Lease must expire first (30 s by default), so this wait is long.
+        let died = std::time::Instant::now();
         wait_for(
             Duration::from_secs(120),
             "the second operator to take over",
@@ -90,6 +134,13 @@ async fn one_leader_works_and_the_other_takes_over_when_it_dies() {
             },
         )
         .await;
+        // Not the default 30 s: the Lease lasted --lease-duration.
+        assert!(
+            died.elapsed() < Duration::from_secs(LEASE_SECONDS * 3),
+            "took over after {:?}",
+            died.elapsed()
+        );
+        second.gauge_reads("slipway_leader 1").await;
         create_release(
             &ns,
             &app,

@@ -315,7 +315,7 @@ async fn a_viewer_reads_no_env_value_and_changes_nothing() {
             (
                 vec![
                     "patch",
-                    "app",
+                    "apps.slipway.dev",
                     "myapp",
                     "--type=merge",
                     "-p",

@@ -110,6 +110,7 @@ pub async fn run(
         .reflect(writer)
         .backoff(watch::Quick::default())
         .touched_objects();
+    metrics.report_apps(app_store.clone());
     let pod_events = watcher(pods, managed)
         .backoff(watch::Quick::default())
         .touched_objects();
@@ -254,7 +255,7 @@ async fn reconcile_app(app: &App, shared: &AppContext) -> Result<Action> {
             .saved(apply::patch_status(client, app, &next).await?);
         let uid = app.uid().unwrap_or_default();
         for promotion in shared.counted.added(&uid, &status, &next) {
-            ctx.metrics.promoted(&promotion.result);
+            ctx.metrics.promoted(&promotion);
         }
         publish(ctx, app, &status, &next).await;
     }

@@ -98,16 +98,20 @@ image_operator() {
   chmod 1777 "$stage/tmp"
   chown 65532:65532 "$stage/home/nonroot"
 
-  local version revision flags
+  local version revision flags label
   version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n 1)
   revision=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
   flags=(--entrypoint="$entrypoint" --user="$user" --exposed-ports="$port/tcp"
     --env=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-    --env=SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
-    --label=org.opencontainers.image.title=slipway-operator
-    --label=org.opencontainers.image.version="$version"
-    --label=org.opencontainers.image.revision="$revision"
-    --label=org.opencontainers.image.licenses=Apache-2.0)
+    --env=SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt)
+  # The final stage's LABELs, with its build arguments VERSION and REVISION filled in.
+  while IFS= read -r label; do
+    [ -n "$label" ] || continue
+    label=${label//\$\{VERSION\}/$version}
+    label=${label//\$\{REVISION\}/$revision}
+    flags+=(--label="${label//\"/}")
+  done < <(dockerfile_final_all LABEL)
+  [ ${#flags[@]} -gt 5 ] || die "no LABEL in the Dockerfile's final stage"
   if [ -n "$target" ]; then
     ref=$(build_image "$stage" "" "$target" "${flags[@]}") || die "building the operator image failed"
     echo "$ref"
@@ -124,4 +128,12 @@ dockerfile_final() {
     toupper($1) == "FROM" { final = "" }
     toupper($1) == want && final == "" { $1 = ""; sub(/^ +/, ""); final = $0 }
     END { print final }' "$ROOT/Dockerfile"
+}
+
+# The arguments of every INSTRUCTION in the Dockerfile's final stage, one a line.
+dockerfile_final_all() {
+  awk -v want="$1" '
+    toupper($1) == "FROM" { n = 0 }
+    toupper($1) == want { $1 = ""; sub(/^ +/, ""); found[++n] = $0 }
+    END { for (i = 1; i <= n; i++) print found[i] }' "$ROOT/Dockerfile"
 }

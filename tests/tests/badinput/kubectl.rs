@@ -241,7 +241,7 @@ async fn run(ns: &TestNamespace) -> Vec<Outcome> {
             "kubectl patch: an App's progressDeadlineSeconds set to 9",
             vec![
                 "patch",
-                "app",
+                "apps.slipway.dev",
                 "myapp",
                 "--type=merge",
                 "-p",

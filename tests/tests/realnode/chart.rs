@@ -1,12 +1,15 @@
 //! The chart on real pods: the operator from its own image under the chart's ServiceAccount,
-//! its real probes, and a promote, a rollback and an automatic rollback of a real app.
+//! its real probes, a promote, a rollback and an automatic rollback of a real app, and the
+//! metrics of all that scraped through the chart's metrics Service.
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use slipway_crds::env::Env;
 use slipway_tests::cli::convox;
-use slipway_tests::realnode::{http_get, image, kubectl, registry, testapp_manifest};
+use slipway_tests::realnode::{
+    http_get, http_get_path, image, kubectl, registry, testapp_manifest,
+};
 use slipway_tests::slipway::{create_app, create_release, running, wait_app};
 use slipway_tests::{Node, deployment_rolled_out, helm, pod_ready, wait_for, with_temp_ns_on};
 
@@ -107,6 +110,9 @@ async fn the_charts_operator_runs_from_its_image_and_rolls_real_apps() {
             );
             answer_of(&team, "one").await;
 
+            // What a Prometheus scraping the chart's metrics Service sees of it all.
+            scraped(&team, home.name(), &format!("{release}-metrics")).await;
+
             // It watches every namespace, other tests' too: only RBAC refusals count here, not
             // writes into namespaces being deleted.
             let log = kubectl(&["-n", home.name(), "logs", &pod_name]).expect("the operator's log");
@@ -122,6 +128,60 @@ async fn the_charts_operator_runs_from_its_image_and_rolls_real_apps() {
         })
         .await;
     })
+    .await;
+}
+
+/// Scrapes `/metrics` through the metrics Service `service` of `namespace` from a pod of the
+/// app web in `team`, until it shows the promotions, App phase, leadership, build, API request
+/// and process metrics that this test's rollouts and the operator's own work made.
+async fn scraped(team: &slipway_tests::TestNamespace, namespace: &str, service: &str) {
+    let failed_web = format!(
+        "slipway_app_info{{app_namespace=\"{}\",app=\"web\",phase=\"Failed\"}} 1",
+        team.name()
+    );
+    let wanted = [
+        "slipway_promotions_total{result=\"Succeeded\"}",
+        "slipway_promotions_total{result=\"RolledBack\"}",
+        "slipway_promotion_duration_seconds_bucket{",
+        "slipway_promotion_duration_seconds_count{result=\"Succeeded\"}",
+        "slipway_promotion_duration_seconds_count{result=\"RolledBack\"}",
+        &failed_web,
+        "slipway_leader 1",
+        "slipway_build_info{version=\"0.1.0\",",
+        "slipway_api_requests_total{verb=\"patch\",code=\"200\"}",
+        "slipway_api_request_duration_seconds_count{verb=\"list\"}",
+        "process_cpu_seconds_total ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+    ];
+    wait_for(
+        std::time::Duration::from_secs(60),
+        "the operator's metrics",
+        || async {
+            let pods = team
+                .api::<Pod>()
+                .list(&ListParams::default().labels("slipway.dev/app=web"))
+                .await
+                .map_err(|e| e.to_string())?;
+            let from = pods
+                .items
+                .iter()
+                .find(|p| pod_ready(p))
+                .and_then(|p| p.metadata.name.clone())
+                .ok_or("no ready pod")?;
+            let text = http_get_path(team, &from, namespace, service, "/metrics")?;
+            let missing: Vec<&str> = wanted
+                .iter()
+                .copied()
+                .filter(|w| !text.contains(w))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("missing {missing:?} in\n{text}"))
+            }
+        },
+    )
     .await;
 }
 

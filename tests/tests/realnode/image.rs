@@ -1,5 +1,5 @@
 //! The operator's image, built without a container engine, against the Dockerfile that users
-//! with docker build from: the same entrypoint, user, port and binary path, no shell.
+//! with docker build from: the same entrypoint, user, port, binary path and OCI labels, no shell.
 
 use std::process::Command;
 
@@ -19,6 +19,22 @@ fn dockerfile_final(instruction: &str) -> String {
         }
     }
     found.unwrap_or_else(|| panic!("no {instruction} in the Dockerfile's final stage"))
+}
+
+/// The arguments of every `instruction` in the Dockerfile's final stage.
+fn dockerfile_all(instruction: &str) -> Vec<String> {
+    let dockerfile =
+        std::fs::read_to_string(workspace_root().join("Dockerfile")).expect("Dockerfile");
+    let mut found = vec![];
+    for line in dockerfile.lines() {
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        if word.eq_ignore_ascii_case("FROM") {
+            found.clear();
+        } else if word.eq_ignore_ascii_case(instruction) {
+            found.push(rest.trim().to_owned());
+        }
+    }
+    found
 }
 
 /// Runs `sh -c script` with `$CRANE` set to the testenv's crane, and returns its stdout.
@@ -61,15 +77,36 @@ fn the_operator_image_matches_the_dockerfile() {
         config["ExposedPorts"].get(&exposed).is_some(),
         "{exposed}: {config}"
     );
-    for label in [
-        "org.opencontainers.image.version",
-        "org.opencontainers.image.revision",
-    ] {
-        assert!(
-            config["Labels"].get(label).is_some(),
-            "label {label}: {config}"
-        );
+    // Every LABEL of the Dockerfile's final stage, its build arguments filled in as docker
+    // would: the version from Cargo.toml, the revision the commit built.
+    let cargo = std::fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap();
+    let version = cargo
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("the workspace version");
+    assert!(
+        dockerfile_all("ARG").contains(&format!("VERSION={version}")),
+        "the Dockerfile's VERSION default is Cargo.toml's {version}"
+    );
+    let labels = dockerfile_all("LABEL");
+    assert!(labels.len() >= 3, "{labels:?}");
+    for label in labels {
+        let (key, value) = label.split_once('=').expect("LABEL key=value");
+        let got = config["Labels"][key].as_str().unwrap_or_default();
+        match value.trim_matches('"') {
+            "${VERSION}" => assert_eq!(got, version, "{key}"),
+            "${REVISION}" => assert!(
+                got.len() == 40 && got.chars().all(|c| c.is_ascii_hexdigit()),
+                "{key} is a commit: {got:?}"
+            ),
+            literal => assert_eq!(got, literal, "{key}"),
+        }
     }
+    assert_eq!(
+        config["Labels"]["org.opencontainers.image.source"],
+        "https://github.com/slipway-dev/slipway"
+    );
 
     let files = with_crane(&format!(
         "\"$CRANE\" --insecure export {reference} - | tar -t"

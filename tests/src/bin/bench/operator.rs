@@ -176,7 +176,7 @@ mod tests {
     #[test]
     fn sums_counters_by_labels() {
         let m = Metrics(parse_metrics(
-            "# HELP x\nslipway_api_requests_total{verb=\"patch\"} 3\nslipway_api_requests_total{verb=\"create\"} 2\nslipway_api_requests_total{verb=\"get\"} 7\n",
+            "# HELP x\nslipway_api_requests_total{verb=\"patch\",code=\"200\"} 2\nslipway_api_requests_total{verb=\"patch\",code=\"409\"} 1\nslipway_api_requests_total{verb=\"create\",code=\"201\"} 2\nslipway_api_requests_total{verb=\"get\",code=\"200\"} 7\n",
         ));
         assert_eq!((m.writes(), m.reads()), (5.0, 7.0));
     }
