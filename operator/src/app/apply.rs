@@ -106,32 +106,56 @@ fn of_app<K: Resource + Clone>(objects: Vec<Arc<K>>, namespace: &str, app: &str)
         .collect()
 }
 
-/// Applies what was rendered, skipping objects whose render hash is unchanged; returns the
-/// Deployments as they now are, in the order rendered.
+/// What one pass applied: the Deployments as they now are (in the order rendered), and a note
+/// for each object someone had deleted or edited by hand that was put back.
+pub struct Applied {
+    /// The Deployments as they now are, in the order rendered.
+    pub deployments: Vec<Deployment>,
+    /// `Deployment myapp-web was deleted by hand; made again`, one per object restored.
+    pub restored: Vec<String>,
+}
+
+/// Applies what was rendered, skipping objects whose render hash is unchanged. `ran` names the
+/// services that already ran this release, so a missing object of theirs was deleted by hand.
 pub async fn apply(
     client: &kube::Client,
     namespace: &str,
     rendered: &Rendered,
     live: &Live,
-) -> Result<Vec<Deployment>> {
+    ran: &[&str],
+) -> Result<Applied> {
     // At once rather than one after another: a promote waited for each write in turn.
     let deployments = rendered
         .deployments
         .iter()
-        .map(|d| apply_one(client, namespace, d, &live.deployments));
+        .map(|d| apply_one(client, namespace, d, &live.deployments, ran));
     let services = rendered
         .services
         .iter()
-        .map(|s| apply_one(client, namespace, s, &live.services));
-    let (deployments, _) = futures::future::try_join(
+        .map(|s| apply_one(client, namespace, s, &live.services, ran));
+    let (deployments, services) = futures::future::try_join(
         futures::future::try_join_all(deployments),
         futures::future::try_join_all(services),
     )
     .await?;
-    Ok(deployments)
+    let restored = deployments
+        .iter()
+        .filter_map(|(_, note)| note.clone())
+        .chain(services.into_iter().filter_map(|(_, note)| note))
+        .collect();
+    Ok(Applied {
+        deployments: deployments.into_iter().map(|(d, _)| d).collect(),
+        restored,
+    })
 }
 
-async fn apply_one<K>(client: &kube::Client, namespace: &str, wanted: &K, live: &[K]) -> Result<K>
+async fn apply_one<K>(
+    client: &kube::Client,
+    namespace: &str,
+    wanted: &K,
+    live: &[K],
+    ran: &[&str],
+) -> Result<(K, Option<String>)>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -141,12 +165,13 @@ where
 {
     let name = wanted.name_any();
     let hash = |o: &K| o.annotations().get(RENDER_HASH).cloned();
-    if let Some(current) = live.iter().find(|o| o.name_any() == name)
+    let current = live.iter().find(|o| o.name_any() == name);
+    if let Some(current) = current
         && hash(current).is_some()
         && hash(current) == hash(wanted)
         && !edited_elsewhere(current)
     {
-        return Ok(current.clone());
+        return Ok((current.clone(), None));
     }
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     let mut object = wanted.clone();
@@ -154,7 +179,35 @@ where
     let params = PatchParams::apply(OPERATOR_MANAGER).force();
     let applied = api.patch(&name, &params, &Patch::Apply(&object)).await?;
     tracing::info!(name, kind = %K::kind(&()), "Applied");
-    Ok(applied)
+    let note = restored(wanted, current, &applied, ran).map(|how| {
+        tracing::warn!(name, kind = %K::kind(&()), how, "Restored drift");
+        format!("{} {name} {how}", K::kind(&()))
+    });
+    Ok((applied, note))
+}
+
+/// Whether applying `wanted` put back what someone changed by hand: the object of a service
+/// that already ran this release was gone, or its spec (other than replicas) changed under the
+/// same render hash and this apply changed it back (its generation moved).
+fn restored<K: Resource>(
+    wanted: &K,
+    before: Option<&K>,
+    after: &K,
+    ran: &[&str],
+) -> Option<&'static str> {
+    let service = wanted.labels().get(labels::SERVICE)?;
+    let hash = |o: &K| o.annotations().get(RENDER_HASH).cloned();
+    match before {
+        None if ran.contains(&service.as_str()) => Some("was deleted by hand; made again"),
+        Some(b)
+            if hash(b) == hash(wanted)
+                && edited_elsewhere(b)
+                && after.meta().generation > b.meta().generation =>
+        {
+            Some("was edited by hand; the release's spec is applied again")
+        }
+        _ => None,
+    }
 }
 
 // A spec field other than replicas (which people and autoscalers own) set by another manager
@@ -277,7 +330,7 @@ mod tests {
     use k8s_openapi::api::apps::v1::Deployment;
     use serde_json::json;
 
-    use super::{edited_elsewhere, keep_foreign_spec_edits};
+    use super::{edited_elsewhere, keep_foreign_spec_edits, restored};
 
     fn managed(entries: serde_json::Value) -> Deployment {
         serde_json::from_value(json!({ "metadata": { "name": "d", "managedFields": entries } }))
@@ -317,5 +370,36 @@ mod tests {
             edited_elsewhere(&stored),
             "the store keeps what the check needs"
         );
+    }
+
+    #[test]
+    fn only_what_was_changed_by_hand_and_put_back_is_called_restored() {
+        let object = |generation: i64, hash: &str, entries: serde_json::Value| -> Deployment {
+            serde_json::from_value(json!({ "metadata": {
+                "name": "myapp-web", "generation": generation,
+                "labels": { "slipway.dev/service": "web" },
+                "annotations": { "slipway.dev/render-hash": hash },
+                "managedFields": entries,
+            } }))
+            .unwrap()
+        };
+        let ours = json!({ "manager": "slipway-operator", "operation": "Apply",
+            "fieldsType": "FieldsV1", "fieldsV1": { "f:spec": { "f:template": {} } } });
+        let set_image = json!({ "manager": "kubectl-set", "operation": "Update",
+            "fieldsType": "FieldsV1", "fieldsV1": { "f:spec": { "f:template": {} } } });
+        let wanted = object(0, "h1", json!([]));
+        let applied = object(1, "h1", json!([ours]));
+        // Missing: deleted by hand only when the service already ran this release.
+        assert!(restored(&wanted, None, &applied, &["web"]).is_some());
+        assert_eq!(restored(&wanted, None, &applied, &["worker"]), None);
+        // Edited under the same render hash, and the apply changed it back.
+        let edited = object(2, "h1", json!([ours, set_image]));
+        let back = object(3, "h1", json!([ours]));
+        assert!(restored(&wanted, Some(&edited), &back, &[]).is_some());
+        // An apply that changed nothing (a field only the other manager sets) is no repair.
+        assert_eq!(restored(&wanted, Some(&edited), &edited, &[]), None);
+        // A new render is a rollout, not a repair.
+        let older = object(2, "h0", json!([ours, set_image]));
+        assert_eq!(restored(&wanted, Some(&older), &back, &[]), None);
     }
 }
