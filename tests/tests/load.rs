@@ -12,7 +12,7 @@ use futures::StreamExt;
 use slipway_crds::App;
 use slipway_tests::cli::convox;
 use slipway_tests::reliability::{Table, full, write_section};
-use slipway_tests::slipway::{create_app, create_release, promote, running, wait_app};
+use slipway_tests::slipway::{create_app, create_release, running, wait_app};
 use slipway_tests::{TestNamespace, operator, with_temp_ns};
 
 const MANIFEST: &str = "services:
@@ -93,11 +93,23 @@ fn seconds(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
 }
 
-async fn setup(ns: &TestNamespace, app: String) {
+/// Makes `app` with a first release, promoted with the CLI as its person will promote the next
+/// ones (spec.release then has one manager, `convox`).
+async fn setup(ns: &TestNamespace, index: usize, app: String) {
     let created = create_app(ns, &app, 120).await;
-    let first = format!("{app}first");
+    // An ID of the CLI's form: R and ten letters.
+    let letters: String = (0..5)
+        .map(|k| char::from(b'a' + ((index / 26usize.pow(k)) % 26) as u8))
+        .collect();
+    let first = format!("rfirst{letters}");
     create_release(ns, &created, &first, MANIFEST, &Default::default()).await;
-    promote(ns, &app, &first).await;
+    let run = convox(
+        ns.name(),
+        &app,
+        &["releases", "promote", &first.to_uppercase()],
+    )
+    .await;
+    assert!(run.ok(), "the first promotion of {app}: {}", run.error());
     wait_app(ns, &app, "the first release to run", running(&first)).await;
 }
 
@@ -128,8 +140,8 @@ async fn people_changing_env_and_promoting_at_once_lose_nothing() {
         let (people, length) = shape();
         let operator = operator::start(ns.name());
         let apps: Vec<String> = (0..people).map(|i| format!("app{i}")).collect();
-        futures::stream::iter(apps.clone())
-            .for_each_concurrent(10, |app| setup(&ns, app))
+        futures::stream::iter(apps.clone().into_iter().enumerate())
+            .for_each_concurrent(10, |(i, app)| setup(&ns, i, app))
             .await;
 
         let started = Instant::now();
