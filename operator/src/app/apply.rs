@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::Store;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
@@ -174,12 +174,23 @@ where
         return Ok((current.clone(), None));
     }
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    // Missing from the store is not yet deleted: the store may lag an object the last pass
+    // made. A read, only in this rare case, tells a deletion by hand from that lag (a LIST by
+    // name: the operator's role has list, not get).
+    let service = wanted.labels().get(labels::SERVICE).map(String::as_str);
+    let gone = current.is_none()
+        && service.is_some_and(|s| ran.contains(&s))
+        && api
+            .list_metadata(&ListParams::default().fields(&format!("metadata.name={name}")))
+            .await?
+            .items
+            .is_empty();
     let mut object = wanted.clone();
     object.meta_mut().managed_fields = None;
     let params = PatchParams::apply(OPERATOR_MANAGER).force();
     let applied = api.patch(&name, &params, &Patch::Apply(&object)).await?;
     tracing::info!(name, kind = %K::kind(&()), "Applied");
-    let note = restored(wanted, current, &applied, ran).map(|how| {
+    let note = restored(wanted, current, &applied, gone).map(|how| {
         tracing::warn!(name, kind = %K::kind(&()), how, "Restored drift");
         format!("{} {name} {how}", K::kind(&()))
     });
@@ -187,18 +198,17 @@ where
 }
 
 /// Whether applying `wanted` put back what someone changed by hand: the object of a service
-/// that already ran this release was gone, or its spec (other than replicas) changed under the
-/// same render hash and this apply changed it back (its generation moved).
+/// that already ran this release was `gone`, or its spec (other than replicas) changed under
+/// the same render hash and this apply changed it back (its generation moved).
 fn restored<K: Resource>(
     wanted: &K,
     before: Option<&K>,
     after: &K,
-    ran: &[&str],
+    gone: bool,
 ) -> Option<&'static str> {
-    let service = wanted.labels().get(labels::SERVICE)?;
     let hash = |o: &K| o.annotations().get(RENDER_HASH).cloned();
     match before {
-        None if ran.contains(&service.as_str()) => Some("was deleted by hand; made again"),
+        None if gone => Some("was deleted by hand; made again"),
         Some(b)
             if hash(b) == hash(wanted)
                 && edited_elsewhere(b)
@@ -389,17 +399,17 @@ mod tests {
             "fieldsType": "FieldsV1", "fieldsV1": { "f:spec": { "f:template": {} } } });
         let wanted = object(0, "h1", json!([]));
         let applied = object(1, "h1", json!([ours]));
-        // Missing: deleted by hand only when the service already ran this release.
-        assert!(restored(&wanted, None, &applied, &["web"]).is_some());
-        assert_eq!(restored(&wanted, None, &applied, &["worker"]), None);
+        // Missing: deleted by hand only when it is gone from the API server too.
+        assert!(restored(&wanted, None, &applied, true).is_some());
+        assert_eq!(restored(&wanted, None, &applied, false), None);
         // Edited under the same render hash, and the apply changed it back.
         let edited = object(2, "h1", json!([ours, set_image]));
         let back = object(3, "h1", json!([ours]));
-        assert!(restored(&wanted, Some(&edited), &back, &[]).is_some());
+        assert!(restored(&wanted, Some(&edited), &back, false).is_some());
         // An apply that changed nothing (a field only the other manager sets) is no repair.
-        assert_eq!(restored(&wanted, Some(&edited), &edited, &[]), None);
+        assert_eq!(restored(&wanted, Some(&edited), &edited, false), None);
         // A new render is a rollout, not a repair.
         let older = object(2, "h0", json!([ours, set_image]));
-        assert_eq!(restored(&wanted, Some(&older), &back, &[]), None);
+        assert_eq!(restored(&wanted, Some(&older), &back, false), None);
     }
 }
