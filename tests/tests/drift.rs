@@ -14,9 +14,10 @@ use kube::ResourceExt;
 use kube::api::{DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 use slipway_crds::{App, env::Env, labels};
+use slipway_tests::realnode::testapp_manifest;
 use slipway_tests::reliability::{objects_at_rest, template_release};
 use slipway_tests::slipway::{CONVERGE, create_app, create_release, promote, running, wait_app};
-use slipway_tests::{TestNamespace, operator, wait_for, with_temp_ns};
+use slipway_tests::{Node, TestNamespace, operator, wait_for, with_temp_ns, with_temp_ns_on};
 
 /// Rolls web one pod at a time over ten (no surge), so the rollout has many steps to act in.
 const MANIFEST: &str = "services:
@@ -104,42 +105,53 @@ async fn hands_on_pods_mid_rollout(ns: &TestNamespace, old: &str, new: &str) {
 #[tokio::test]
 async fn pods_evicted_and_deleted_by_hand_mid_rollout_do_not_disturb_it() {
     with_temp_ns("drift-pods", |ns| async move {
-        let _operator = operator::start(ns.name());
-        let app = create_app(&ns, "myapp", 120).await;
-        create_release(&ns, &app, "rpodsone", MANIFEST, &env("1")).await;
-        create_release(&ns, &app, "rpodstwo", MANIFEST, &env("2")).await;
-        promote(&ns, "myapp", "rpodsone").await;
-        wait_app(
-            &ns,
-            "myapp",
-            "the first release to run",
-            running("rpodsone"),
-        )
-        .await;
-
-        promote(&ns, "myapp", "rpodstwo").await;
-        hands_on_pods_mid_rollout(&ns, "rpodsone", "rpodstwo").await;
-
-        wait_app(&ns, "myapp", "the rollout to end", running("rpodstwo")).await;
-        wait_for(CONVERGE, "only rpodstwo's objects", || {
-            objects_at_rest(&ns, "myapp", "rpodstwo")
-        })
-        .await;
-        let status = ns.api::<App>().get("myapp").await.unwrap().status.unwrap();
-        assert_eq!(status.failed_release, None, "no failure was recorded");
-        let promoted: Vec<(&str, &str)> = status
-            .history
-            .iter()
-            .rev()
-            .map(|p| (p.release.as_str(), p.result.as_str()))
-            .collect();
-        assert_eq!(
-            promoted,
-            [("rpodsone", "Succeeded"), ("rpodstwo", "Succeeded")],
-            "one entry per promotion, both succeeded"
-        );
+        hands_on_a_rollout(&ns, MANIFEST).await;
     })
     .await;
+}
+
+/// The same on the real node, where the kubelet stops the containers of the pods that go.
+#[tokio::test]
+async fn pods_evicted_and_deleted_by_hand_mid_rollout_on_the_real_node_do_not_disturb_it() {
+    with_temp_ns_on(Node::Real, "drift-real-pods", |ns| async move {
+        let extra =
+            "    deployment:\n      minimum: 60\n      maximum: 100\n    scale:\n      count: 3\n";
+        hands_on_a_rollout(&ns, &testapp_manifest(&[], extra)).await;
+    })
+    .await;
+}
+
+/// Promotes a second release of `manifest` and takes a pod of each release away mid-rollout;
+/// the rollout must end as if nothing happened.
+async fn hands_on_a_rollout(ns: &TestNamespace, manifest: &str) {
+    let _operator = operator::start(ns.name());
+    let app = create_app(ns, "myapp", 120).await;
+    create_release(ns, &app, "rpodsone", manifest, &env("1")).await;
+    create_release(ns, &app, "rpodstwo", manifest, &env("2")).await;
+    promote(ns, "myapp", "rpodsone").await;
+    wait_app(ns, "myapp", "the first release to run", running("rpodsone")).await;
+
+    promote(ns, "myapp", "rpodstwo").await;
+    hands_on_pods_mid_rollout(ns, "rpodsone", "rpodstwo").await;
+
+    wait_app(ns, "myapp", "the rollout to end", running("rpodstwo")).await;
+    wait_for(CONVERGE, "only rpodstwo's objects", || {
+        objects_at_rest(ns, "myapp", "rpodstwo")
+    })
+    .await;
+    let status = ns.api::<App>().get("myapp").await.unwrap().status.unwrap();
+    assert_eq!(status.failed_release, None, "no failure was recorded");
+    let promoted: Vec<(&str, &str)> = status
+        .history
+        .iter()
+        .rev()
+        .map(|p| (p.release.as_str(), p.result.as_str()))
+        .collect();
+    assert_eq!(
+        promoted,
+        [("rpodsone", "Succeeded"), ("rpodstwo", "Succeeded")],
+        "one entry per promotion, both succeeded"
+    );
 }
 
 /// The notes of the App's DriftRestored Events.

@@ -106,8 +106,7 @@ fn of_app<K: Resource + Clone>(objects: Vec<Arc<K>>, namespace: &str, app: &str)
         .collect()
 }
 
-/// What one pass applied: the Deployments as they now are (in the order rendered), and a note
-/// for each object someone had deleted or edited by hand that was put back.
+/// What one pass applied, and what it put back that someone had changed by hand.
 pub struct Applied {
     /// The Deployments as they now are, in the order rendered.
     pub deployments: Vec<Deployment>,
@@ -115,8 +114,9 @@ pub struct Applied {
     pub restored: Vec<String>,
 }
 
-/// Applies what was rendered, skipping objects whose render hash is unchanged. `ran` names the
-/// services that already ran this release, so a missing object of theirs was deleted by hand.
+/// Applies what was rendered, skipping objects whose render hash is unchanged.
+// `ran` names the services that already ran this release: an object of theirs that is missing
+// was deleted by hand (once a read confirms it), rather than not made yet.
 pub async fn apply(
     client: &kube::Client,
     namespace: &str,
