@@ -7,6 +7,7 @@ mod autoscale;
 mod cleanup;
 mod counted;
 mod decide;
+mod drift;
 #[cfg(test)]
 mod fixtures;
 mod plan;
