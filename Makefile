@@ -48,14 +48,15 @@ cluster: build image-build
 ## reliability: the whole reliability suite (faults, races, bad input, secrecy) on a control
 ## plane of its own; rewrites the tables of RELIABILITY.md
 RELIABILITY_TESTENV_DIR := $(CURDIR)/target/testenv-reliability
-RELIABILITY_TESTS := --test badinput --test crash --test race --test race_paths --test secrecy
+RELIABILITY_TESTS := --test badinput --test crash --test race --test race_paths --test secrecy --test drift
 reliability: build
 	$(TESTENV) build
-	cargo test -p slipway-tests --features cluster $(RELIABILITY_TESTS) --test faults --test deaf --test node_faults --no-run
+	cargo test -p slipway-tests --features cluster $(RELIABILITY_TESTS) --test load --test faults --test deaf --test node_faults --no-run
 	@export TESTENV_DIR=$(RELIABILITY_TESTENV_DIR) KUBECONFIG=$(RELIABILITY_TESTENV_DIR)/kubeconfig SLIPWAY_RELIABILITY=full; \
 	  trap '$(TESTENV) down' EXIT; trap 'exit 130' INT TERM; \
 	  $(TESTENV) up && \
 	  cargo test -p slipway-tests --features cluster $(RELIABILITY_TESTS) -- --test-threads=2 && \
+	  cargo test -p slipway-tests --features cluster --test load && \
 	  cargo test -p slipway-tests --features cluster --test faults --test deaf -- --ignored && \
 	  cargo test -p slipway-tests --features cluster --test node_faults -- --ignored --test-threads=1 || { $(TESTENV) logs; exit 1; }
 

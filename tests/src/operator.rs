@@ -86,6 +86,16 @@ impl Operator {
 }
 
 impl Operator {
+    /// The operator's peak resident memory so far (VmHWM of its process), in MiB.
+    pub fn peak_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()));
+        let kib = status.unwrap_or_default().lines().find_map(|l| {
+            let v = l.strip_prefix("VmHWM:")?;
+            v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()
+        });
+        kib.unwrap_or(0.0) / 1024.0
+    }
+
     /// The `host:port` of /metrics, /healthz and /readyz, once the operator has logged it.
     pub fn metrics_addr(&self) -> Option<String> {
         let log = self.log();

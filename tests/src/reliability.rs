@@ -356,3 +356,56 @@ pub fn scrub_ids(text: &str, keep: &[&str]) -> String {
     flush(&mut word, &mut out);
     out
 }
+
+/// What the API server holds of `app`'s rollout, in one line per object (Deployments, their
+/// ReplicaSets, Pods), so a wait that times out tells a stuck cluster from a stuck operator.
+pub async fn rollout_picture(ns: &TestNamespace, app: &str) -> String {
+    let mut lines = vec![];
+    if let Ok(list) = ns.api::<Deployment>().list(&selector(app)).await {
+        for d in &list.items {
+            let s = d.status.clone().unwrap_or_default();
+            lines.push(format!(
+                "Deployment {} gen {} observed {:?} renders {:?}: want {:?}, replicas {:?} updated {:?} ready {:?} available {:?} terminating {:?}",
+                d.name_any(),
+                d.metadata.generation.unwrap_or(0),
+                s.observed_generation,
+                template_release(d),
+                d.spec.as_ref().and_then(|s| s.replicas),
+                s.replicas,
+                s.updated_replicas,
+                s.ready_replicas,
+                s.available_replicas,
+                s.terminating_replicas,
+            ));
+        }
+    }
+    if let Ok(list) = ns.api::<ReplicaSet>().list(&selector(app)).await {
+        for r in &list.items {
+            let s = r.status.clone().unwrap_or_default();
+            lines.push(format!(
+                "ReplicaSet {} rv {:?}: want {:?}, replicas {} ready {:?} available {:?} terminating {:?} observed {:?}",
+                r.name_any(),
+                r.metadata.resource_version,
+                r.spec.as_ref().and_then(|s| s.replicas),
+                s.replicas,
+                s.ready_replicas,
+                s.available_replicas,
+                s.terminating_replicas,
+                s.observed_generation,
+            ));
+        }
+    }
+    if let Ok(list) = ns.api::<Pod>().list(&selector(app)).await {
+        for p in &list.items {
+            lines.push(format!(
+                "Pod {} rv {:?}: phase {:?}, ready {}, deleting {}",
+                p.name_any(),
+                p.metadata.resource_version,
+                p.status.as_ref().and_then(|s| s.phase.clone()),
+                crate::cluster::pod_ready(p),
+                p.metadata.deletion_timestamp.is_some(),
+            ));
+        }
+    }
+    lines.join("\n  ")
+}

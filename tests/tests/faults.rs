@@ -9,7 +9,9 @@
 use std::time::{Duration, Instant};
 
 use slipway_crds::{AppPhase, env::Env};
-use slipway_tests::reliability::{Table, full, objects_at_rest, verdict, write_section};
+use slipway_tests::reliability::{
+    Table, full, objects_at_rest, rollout_picture, verdict, write_section,
+};
 use slipway_tests::slipway::{CONVERGE, create_app, create_release, promote, running, wait_app};
 use slipway_tests::{TestNamespace, operator, testenv_dir, wait_for, with_temp_ns, workspace_root};
 
@@ -73,7 +75,15 @@ async fn at_rest(ns: &TestNamespace, release: &str) {
                 .get("myapp")
                 .await
                 .map_err(|e| e.to_string())?;
-            running(release)(&app.status.unwrap_or_default())
+            let status = app.status.unwrap_or_default();
+            // The cluster's side too: was the rollout stuck there, or only in the App's status?
+            match running(release)(&status) {
+                Ok(()) => Ok(()),
+                Err(e) => Err(format!(
+                    "{e}; App status {status:?}\n  {}",
+                    rollout_picture(&ns, "myapp").await
+                )),
+            }
         }
     })
     .await;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::Store;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
@@ -106,32 +106,56 @@ fn of_app<K: Resource + Clone>(objects: Vec<Arc<K>>, namespace: &str, app: &str)
         .collect()
 }
 
-/// Applies what was rendered, skipping objects whose render hash is unchanged; returns the
-/// Deployments as they now are, in the order rendered.
+/// What one pass applied, and what it put back that someone had changed by hand.
+pub struct Applied {
+    /// The Deployments as they now are, in the order rendered.
+    pub deployments: Vec<Deployment>,
+    /// `Deployment myapp-web was deleted by hand; made again`, one per object restored.
+    pub restored: Vec<String>,
+}
+
+/// Applies what was rendered, skipping objects whose render hash is unchanged.
+// `ran` names the services that already ran this release: an object of theirs that is missing
+// was deleted by hand (once a read confirms it), rather than not made yet.
 pub async fn apply(
     client: &kube::Client,
     namespace: &str,
     rendered: &Rendered,
     live: &Live,
-) -> Result<Vec<Deployment>> {
+    ran: &[&str],
+) -> Result<Applied> {
     // At once rather than one after another: a promote waited for each write in turn.
     let deployments = rendered
         .deployments
         .iter()
-        .map(|d| apply_one(client, namespace, d, &live.deployments));
+        .map(|d| apply_one(client, namespace, d, &live.deployments, ran));
     let services = rendered
         .services
         .iter()
-        .map(|s| apply_one(client, namespace, s, &live.services));
-    let (deployments, _) = futures::future::try_join(
+        .map(|s| apply_one(client, namespace, s, &live.services, ran));
+    let (deployments, services) = futures::future::try_join(
         futures::future::try_join_all(deployments),
         futures::future::try_join_all(services),
     )
     .await?;
-    Ok(deployments)
+    let restored = deployments
+        .iter()
+        .filter_map(|(_, note)| note.clone())
+        .chain(services.into_iter().filter_map(|(_, note)| note))
+        .collect();
+    Ok(Applied {
+        deployments: deployments.into_iter().map(|(d, _)| d).collect(),
+        restored,
+    })
 }
 
-async fn apply_one<K>(client: &kube::Client, namespace: &str, wanted: &K, live: &[K]) -> Result<K>
+async fn apply_one<K>(
+    client: &kube::Client,
+    namespace: &str,
+    wanted: &K,
+    live: &[K],
+    ran: &[&str],
+) -> Result<(K, Option<String>)>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -141,26 +165,42 @@ where
 {
     let name = wanted.name_any();
     let hash = |o: &K| o.annotations().get(RENDER_HASH).cloned();
-    if let Some(current) = live.iter().find(|o| o.name_any() == name)
+    let current = live.iter().find(|o| o.name_any() == name);
+    if let Some(current) = current
         && hash(current).is_some()
         && hash(current) == hash(wanted)
         && !edited_elsewhere(current)
     {
-        return Ok(current.clone());
+        return Ok((current.clone(), None));
     }
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    // Missing from the store is not yet deleted: the store may lag an object the last pass
+    // made. A read, only in this rare case, tells a deletion by hand from that lag (a LIST by
+    // name: the operator's role has list, not get).
+    let service = wanted.labels().get(labels::SERVICE).map(String::as_str);
+    let gone = current.is_none()
+        && service.is_some_and(|s| ran.contains(&s))
+        && api
+            .list_metadata(&ListParams::default().fields(&format!("metadata.name={name}")))
+            .await?
+            .items
+            .is_empty();
     let mut object = wanted.clone();
     object.meta_mut().managed_fields = None;
     let params = PatchParams::apply(OPERATOR_MANAGER).force();
     let applied = api.patch(&name, &params, &Patch::Apply(&object)).await?;
     tracing::info!(name, kind = %K::kind(&()), "Applied");
-    Ok(applied)
+    let note = super::drift::restored(wanted, current, &applied, gone).map(|how| {
+        tracing::warn!(name, kind = %K::kind(&()), how, "Restored drift");
+        format!("{} {name} {how}", K::kind(&()))
+    });
+    Ok((applied, note))
 }
 
 // A spec field other than replicas (which people and autoscalers own) set by another manager
 // (kubectl set image, kubectl edit): the render hash cannot see it, so the object is applied
 // again, which takes the operator's fields back.
-fn edited_elsewhere<K: Resource>(object: &K) -> bool {
+pub(super) fn edited_elsewhere<K: Resource>(object: &K) -> bool {
     let mut entries = object.meta().managed_fields.iter().flatten();
     entries.any(foreign_spec_edit)
 }

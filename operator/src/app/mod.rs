@@ -7,6 +7,7 @@ mod autoscale;
 mod cleanup;
 mod counted;
 mod decide;
+mod drift;
 #[cfg(test)]
 mod fixtures;
 mod plan;
@@ -214,7 +215,16 @@ async fn reconcile_app(app: &App, shared: &AppContext) -> Result<Action> {
             .ok_or(Error::MissingField("uid"))?;
         let replicas = live_replicas(&live.deployments);
         let rendered = render::render_with(&target.plan, &owner, &replicas, &app.spec.services);
-        let deployments = apply::apply(client, &namespace, &rendered, &live).await?;
+        // Services that already ran the target: a missing object of theirs was deleted by hand.
+        let ran: Vec<&str> = status
+            .services
+            .iter()
+            .filter(|s| s.release.as_deref() == Some(target.plan.release.as_str()))
+            .map(|s| s.name.as_str())
+            .collect();
+        let applied = apply::apply(client, &namespace, &rendered, &live, &ran).await?;
+        publish_restored(ctx, app, &applied.restored).await;
+        let deployments = applied.deployments;
         let sets = (
             &rendered.deployments[..],
             &live.deployments[..],
@@ -323,6 +333,23 @@ async fn publish(
             note: Some(event.note.clone()),
             // The recorder folds events with the same action into one series: give each note its own.
             action: event.note.chars().take(128).collect(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&ev, &app.object_ref(&())).await {
+            tracing::warn!(error = %e, "Failed to publish event");
+        }
+    }
+}
+
+/// One Warning Event on the App for each object someone deleted or edited by hand and this
+/// pass put back, so the drift and its repair are seen where the App's history is.
+async fn publish_restored(ctx: &Context, app: &App, restored: &[String]) {
+    for note in restored {
+        let ev = Event {
+            type_: EventType::Warning,
+            reason: "DriftRestored".into(),
+            note: Some(note.clone()),
+            action: note.chars().take(128).collect(),
             secondary: None,
         };
         if let Err(e) = ctx.recorder.publish(&ev, &app.object_ref(&())).await {

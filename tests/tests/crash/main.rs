@@ -6,6 +6,7 @@
 mod backwards;
 mod cleanup;
 mod moments;
+mod random;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,7 @@ use slipway_tests::reliability::{
 use slipway_tests::slipway::{create_app, create_release, promote, running, wait_app};
 use slipway_tests::{TestNamespace, operator, wait_for, with_temp_ns};
 
-use moments::{Action, Moment, WhileDown, reached, reconciles};
+use moments::{Action, KillAt, Moment, WhileDown, reached, reconciles};
 
 /// Rolls web one pod at a time (no surge), so that a rollout lasts long enough to be caught.
 const BASE: &str = "services:
@@ -41,6 +42,9 @@ const BASE: &str = "services:
 const QUICK: &[usize] = &[4, 9, 13, 17];
 /// Moments run at once, each in its own namespace with its own operator.
 const AT_ONCE: usize = 4;
+/// Random moments of the full run (`make reliability`) and of the quick one (`make test`).
+const RANDOM_FULL: usize = 8;
+const RANDOM_QUICK: usize = 1;
 
 fn manifest(action: Action) -> String {
     let annotated = |a: &str| {
@@ -60,7 +64,7 @@ fn manifest(action: Action) -> String {
 
 /// One row of the report.
 struct Row {
-    moment: &'static str,
+    moment: String,
     at_kill: String,
     end: String,
     pass: bool,
@@ -68,10 +72,27 @@ struct Row {
 
 #[tokio::test]
 async fn the_operator_killed_at_twenty_moments_ends_right_with_nothing_duplicated() {
-    let moments = pick(moments::all(), QUICK);
-    let rows: Vec<Row> = futures::stream::iter(moments)
+    let rows = run_all(pick(moments::all(), QUICK)).await;
+    report("crash", "Operator killed", &rows);
+}
+
+#[tokio::test]
+async fn the_operator_killed_at_random_moments_ends_right_and_the_seed_replays_them() {
+    let seed = random::seed();
+    let count = if full() { RANDOM_FULL } else { RANDOM_QUICK };
+    let rows = run_all(random::moments(seed, count)).await;
+    let title = format!(
+        "Operator killed at random moments (`{}={seed}` replays them)",
+        random::SEED_VAR
+    );
+    report("crash-random", &title, &rows);
+}
+
+/// Runs `moments`, [`AT_ONCE`] at a time, each in its own namespace.
+async fn run_all(moments: Vec<Moment>) -> Vec<Row> {
+    futures::stream::iter(moments)
         .map(|m| async move {
-            let name = m.name;
+            let name = m.name.clone();
             let seen = Arc::new(Mutex::new(String::from("(not reached)")));
             let seen2 = seen.clone();
             let result = AssertUnwindSafe(with_temp_ns("crash", move |ns| async move {
@@ -93,7 +114,11 @@ async fn the_operator_killed_at_twenty_moments_ends_right_with_nothing_duplicate
         })
         .buffered(AT_ONCE)
         .collect()
-        .await;
+        .await
+}
+
+/// Prints the table (and in a full run writes it to RELIABILITY.md); fails if a moment failed.
+fn report(section: &str, title: &str, rows: &[Row]) {
     let mut table = Table::new(&[
         "#",
         "killed when",
@@ -104,7 +129,7 @@ async fn the_operator_killed_at_twenty_moments_ends_right_with_nothing_duplicate
     for (i, r) in rows.iter().enumerate() {
         table.row(&[
             (i + 1).to_string(),
-            r.moment.into(),
+            r.moment.clone(),
             r.at_kill.clone(),
             r.end.clone(),
             verdict(r.pass),
@@ -113,18 +138,18 @@ async fn the_operator_killed_at_twenty_moments_ends_right_with_nothing_duplicate
     if full() {
         let passed = rows.iter().filter(|r| r.pass).count();
         write_section(
-            "crash",
+            section,
             &format!(
-                "### Operator killed: {passed} of {} moments end right\n\n{}",
+                "### {title}: {passed} of {} moments end right\n\n{}",
                 rows.len(),
                 table.markdown()
             ),
         );
     }
-    eprintln!("{}", table.markdown());
+    eprintln!("{title}\n{}", table.markdown());
     assert!(
         rows.iter().all(|r| r.pass),
-        "some moments failed:\n{}",
+        "some moments failed ({title}):\n{}",
         table.markdown()
     );
 }
@@ -185,6 +210,9 @@ async fn run(ns: &TestNamespace, m: &Moment, seen: &Mutex<String>) {
     let baseline = reconciles(&operator);
     promote(ns, "myapp", &target).await;
     let what = format!("the kill moment: {}", m.name);
+    if let KillAt::After(wait) = m.kill {
+        tokio::time::sleep(wait).await;
+    }
     let at = poll(Duration::from_secs(120), &what, || {
         moments_reached(ns, &operator, m, &target, baseline)
     })

@@ -47,6 +47,8 @@ pub enum KillAt {
     FailureRecorded,
     /// Once web renders the first release again after the target failed.
     RollbackApplied,
+    /// This long after the promotion (the random moments).
+    After(std::time::Duration),
 }
 
 /// What happens while the operator is down.
@@ -63,7 +65,7 @@ pub enum WhileDown {
 /// One moment of the suite.
 pub struct Moment {
     /// What the report calls it.
-    pub name: &'static str,
+    pub name: String,
     /// What is asked.
     pub action: Action,
     /// When the kill comes.
@@ -72,9 +74,9 @@ pub struct Moment {
     pub down: WhileDown,
 }
 
-const fn m(name: &'static str, action: Action, kill: KillAt, down: WhileDown) -> Moment {
+fn m(name: &str, action: Action, kill: KillAt, down: WhileDown) -> Moment {
     Moment {
-        name,
+        name: name.to_string(),
         action,
         kill,
         down,
@@ -254,7 +256,7 @@ pub async fn reached(
         find("web").and_then(template_release).unwrap_or_default()
     );
     let hit = match at {
-        KillAt::Immediately => true,
+        KillAt::Immediately | KillAt::After(_) => true,
         KillAt::Reconciles(n) => reconciles(operator) >= baseline + n,
         KillAt::Phase(phase) => status.phase == Some(phase),
         KillAt::Applied(service) => renders(service, target),
