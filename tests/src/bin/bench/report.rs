@@ -248,16 +248,18 @@ pub fn render(config: &Config, machine: &Machine, results: &Results) -> String {
          Sizes come from the environment (defaults in brackets): `BENCH_PROMOTES` [200], \
          `BENCH_ROLLOUT_PAIRS` [20], `BENCH_SCALE_APPS` [100,300,1000], \
          `BENCH_RELEASES_PER_APP` [10], `BENCH_CLI_APPS` [100], `BENCH_CLI_RELEASES` [10000], \
-         `BENCH_CLI_RUNS` [20], `BENCH_ONLY` [reaction,rollout,cli,scale], `BENCH_OUT` \
-         [BENCHMARKS.md]. This run: promotes {}, pairs {}, sizes {:?} with {} releases per App, \
-         CLI {} apps / {} releases, {} runs.",
+         `BENCH_CLI_RUNS` [20], `BENCH_BUILD_PAIRS` [3], `BENCH_ONLY` \
+         [reaction,rollout,cli,build,scale], `BENCH_OUT` [BENCHMARKS.md]. This run: promotes {}, \
+         pairs {}, sizes {:?} with {} releases per App, CLI {} apps / {} releases, {} runs, {} \
+         build pairs.",
         config.promotes,
         config.pairs,
         config.sizes,
         config.releases_per_app,
         config.cli_apps,
         config.cli_releases,
-        config.cli_runs
+        config.cli_runs,
+        config.build_pairs
     );
     out
 }
