@@ -1,8 +1,14 @@
 //! The test control plane's real node: the images in its registry, and HTTP to real pods.
 
 use std::process::Command;
+use std::time::Duration;
 
-use crate::cluster::{TestNamespace, kubeconfig_path, testenv_dir, workspace_root};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
+
+use crate::cluster::{
+    TestNamespace, kubeconfig_path, pod_ready, testenv_dir, wait_for, workspace_root,
+};
 
 /// The in-cluster reference, by digest, of an image `testenv up` (or `testenv image NAME`)
 /// pushed to the node's registry: `pause`, `busybox`, `testapp` or `operator`.
@@ -94,6 +100,34 @@ pub fn http_get_path(
         ));
     }
     Ok(body.trim().to_owned())
+}
+
+/// The name of a ready pod of `selector` that is not going away, to ask HTTP questions from.
+pub async fn ready_pod(ns: &TestNamespace, selector: &str) -> Result<String, String> {
+    let pods = ns
+        .api::<Pod>()
+        .list(&ListParams::default().labels(selector))
+        .await
+        .map_err(|e| e.to_string())?;
+    pods.items
+        .iter()
+        .find(|p| pod_ready(p) && p.metadata.deletion_timestamp.is_none())
+        .and_then(|p| p.metadata.name.clone())
+        .ok_or_else(|| format!("no ready pod of {selector}"))
+}
+
+/// Waits (a minute at most) until `service` answers `want`, asked from a ready pod of `selector`.
+pub async fn wait_answer(ns: &TestNamespace, selector: &str, service: &str, want: &str) -> String {
+    let what = format!("{service} to answer {want:?}");
+    wait_for(Duration::from_secs(60), &what, || async move {
+        let answer = http_get(ns, &ready_pod(ns, selector).await?, service)?;
+        if answer == want {
+            Ok(answer)
+        } else {
+            Err(format!("it answers {answer:?}"))
+        }
+    })
+    .await
 }
 
 /// The registry as seen from this machine (`127.0.0.1:<port>`), where the CLI pushes sources.

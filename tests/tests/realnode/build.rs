@@ -11,11 +11,11 @@ use slipway_crds::build::BuildSource;
 use slipway_crds::env::Env;
 use slipway_crds::{Build, BuildPhase, BuildSpec, Release};
 use slipway_tests::cli::{Run, convox, run_with};
-use slipway_tests::realnode::{builder_flags, http_get, image, push_endpoint, testapp_manifest};
+use slipway_tests::realnode::{builder_flags, image, push_endpoint, testapp_manifest, wait_answer};
 use slipway_tests::slipway::{create_app, create_release, running, wait_app};
 use slipway_tests::{
-    Node, TestNamespace, helm, identity, kubeconfig_path, operator, pod_ready, wait_for,
-    with_temp_ns, with_temp_ns_on,
+    Node, TestNamespace, helm, identity, kubeconfig_path, operator, wait_for, with_temp_ns,
+    with_temp_ns_on,
 };
 
 const MANIFEST: &str = "services:\n  web:\n    build: .\n    port: 8080\n    health:\n      path: /\n      interval: 2\n      grace: 1\n      timeout: 1\n  worker:\n    build:\n      path: worker\n      manifest: Dockerfile.worker\n";
@@ -64,25 +64,7 @@ fn printed(run: &Run, label: &str) -> String {
 }
 
 async fn answer(ns: &TestNamespace, want: &str) {
-    let what = format!("myapp to answer {want:?}");
-    wait_for(Duration::from_secs(60), &what, || async move {
-        let pods = ns
-            .api::<Pod>()
-            .list(&ListParams::default().labels("slipway.dev/service=web"))
-            .await
-            .map_err(|e| e.to_string())?;
-        let from = pods
-            .items
-            .iter()
-            .find(|p| pod_ready(p) && p.metadata.deletion_timestamp.is_none())
-            .and_then(|p| p.metadata.name.clone())
-            .ok_or("no ready web pod")?;
-        let answer = http_get(ns, &from, "myapp-web")?;
-        (answer == want)
-            .then_some(())
-            .ok_or(format!("it answers {answer:?}"))
-    })
-    .await
+    wait_answer(ns, "slipway.dev/service=web", "myapp-web", want).await;
 }
 
 /// Whether the operator has told where the app's builds push (what `convox build` reads).
@@ -92,6 +74,14 @@ fn has_repository(status: &slipway_crds::app::AppStatus) -> Result<(), String> {
         .as_ref()
         .map(|_| ())
         .ok_or("no repository yet".into())
+}
+
+async fn builds(ns: &TestNamespace) -> Vec<Build> {
+    ns.api::<Build>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
 }
 
 async fn releases_of_build(ns: &TestNamespace, build: &str) -> Vec<Release> {
@@ -287,13 +277,7 @@ async fn failed_builds_say_why_and_disturb_nothing_that_runs() {
         );
 
         // A registry this machine cannot reach: the upload fails before any Build exists.
-        let before = ns
-            .api::<Build>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .len();
+        let before = builds(&ns).await.len();
         let dir = write_app(&ns, GOOD_STEPS, MANIFEST);
         let unreachable = run_with(
             ns.name(),
@@ -310,14 +294,7 @@ async fn failed_builds_say_why_and_disturb_nothing_that_runs() {
             "{}",
             unreachable.error()
         );
-        let after = ns
-            .api::<Build>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .len();
-        assert_eq!(before, after);
+        assert_eq!(builds(&ns).await.len(), before);
 
         // The operator killed and started again mid-build: the build ends once, one release.
         let slow = write_app(&ns, &format!("{GOOD_STEPS} && sleep 6"), MANIFEST);
@@ -330,13 +307,8 @@ async fn failed_builds_say_why_and_disturb_nothing_that_runs() {
             }
         });
         let building = wait_for(Duration::from_secs(60), "a build to run", || async {
-            let builds = ns
-                .api::<Build>()
-                .list(&ListParams::default())
+            builds(&ns)
                 .await
-                .map_err(|e| e.to_string())?;
-            builds
-                .items
                 .into_iter()
                 .find(|b| b.status.as_ref().and_then(|s| s.phase) == Some(BuildPhase::Running))
                 .ok_or("none runs yet".to_string())

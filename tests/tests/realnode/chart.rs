@@ -8,7 +8,7 @@ use kube::api::ListParams;
 use slipway_crds::env::Env;
 use slipway_tests::cli::convox;
 use slipway_tests::realnode::{
-    http_get, http_get_path, image, kubectl, registry, testapp_manifest,
+    http_get_path, image, kubectl, ready_pod, registry, testapp_manifest, wait_answer,
 };
 use slipway_tests::slipway::{create_app, create_release, running, wait_app};
 use slipway_tests::{Node, deployment_rolled_out, helm, pod_ready, wait_for, with_temp_ns_on};
@@ -158,17 +158,7 @@ async fn scraped(team: &slipway_tests::TestNamespace, namespace: &str, service: 
         std::time::Duration::from_secs(60),
         "the operator's metrics",
         || async {
-            let pods = team
-                .api::<Pod>()
-                .list(&ListParams::default().labels("slipway.dev/app=web"))
-                .await
-                .map_err(|e| e.to_string())?;
-            let from = pods
-                .items
-                .iter()
-                .find(|p| pod_ready(p))
-                .and_then(|p| p.metadata.name.clone())
-                .ok_or("no ready pod")?;
+            let from = ready_pod(team, "slipway.dev/app=web").await?;
             let text = http_get_path(team, &from, namespace, service, "/metrics")?;
             let missing: Vec<&str> = wanted
                 .iter()
@@ -193,28 +183,5 @@ async fn promote(ns: &slipway_tests::TestNamespace, id: &str) {
 
 /// Waits until the app's web Service answers `want`, asked from one of its own pods.
 async fn answer_of(ns: &slipway_tests::TestNamespace, want: &str) -> String {
-    wait_for(
-        std::time::Duration::from_secs(60),
-        &format!("web to answer {want}"),
-        || async {
-            let pods = ns
-                .api::<Pod>()
-                .list(&ListParams::default().labels("slipway.dev/app=web"))
-                .await
-                .map_err(|e| e.to_string())?;
-            let ready = pods
-                .items
-                .iter()
-                .find(|p| pod_ready(p))
-                .ok_or("no ready pod")?;
-            let from = ready.metadata.name.clone().unwrap_or_default();
-            let answer = http_get(ns, &from, "web-web")?;
-            if answer == want {
-                Ok(answer)
-            } else {
-                Err(format!("it answers {answer:?}"))
-            }
-        },
-    )
-    .await
+    wait_answer(ns, "slipway.dev/app=web", "web-web", want).await
 }

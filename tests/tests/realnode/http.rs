@@ -1,13 +1,11 @@
 //! The example's promise on real pods: a release's env reaches the running app, and
 //! `convox env set ... --promote` visibly changes what it answers through its Service.
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::ListParams;
 use slipway_crds::env::Env;
 use slipway_tests::cli::convox;
-use slipway_tests::realnode::{http_get, testapp_manifest};
+use slipway_tests::realnode::{testapp_manifest, wait_answer};
 use slipway_tests::slipway::{create_app, create_release, running, wait_app};
-use slipway_tests::{Node, TestNamespace, operator, pod_ready, wait_for, with_temp_ns_on};
+use slipway_tests::{Node, TestNamespace, operator, with_temp_ns_on};
 
 #[tokio::test]
 async fn env_set_promote_changes_what_a_real_app_answers() {
@@ -48,25 +46,5 @@ async fn env_set_promote_changes_what_a_real_app_answers() {
 }
 
 async fn answer(ns: &TestNamespace, want: &str) -> String {
-    let what = format!("myapp to answer {want}");
-    wait_for(std::time::Duration::from_secs(60), &what, || async move {
-        let pods = ns
-            .api::<Pod>()
-            .list(&ListParams::default().labels("slipway.dev/app=myapp"))
-            .await
-            .map_err(|e| e.to_string())?;
-        let from = pods
-            .items
-            .iter()
-            .find(|p| pod_ready(p) && p.metadata.deletion_timestamp.is_none())
-            .and_then(|p| p.metadata.name.clone())
-            .ok_or("no ready pod")?;
-        let answer = http_get(ns, &from, "myapp-web")?;
-        if answer == want {
-            Ok(answer)
-        } else {
-            Err(format!("it answers {answer:?}"))
-        }
-    })
-    .await
+    wait_answer(ns, "slipway.dev/app=myapp", "myapp-web", want).await
 }
