@@ -8,6 +8,7 @@ use futures::StreamExt;
 use kube::api::{ObjectMeta, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
+use slipway_crds::app::AppStatus;
 use slipway_crds::build::BuildSource as BuildSourceSpec;
 use slipway_crds::id::{IdKind, display_id, new_id};
 use slipway_crds::labels::{self, CLI_MANAGER};
@@ -91,17 +92,7 @@ pub async fn build(ctx: &Ctx, term: &mut Term, source: &BuildSource) -> Result<R
         .map_err(Error::Usage)?
         .is_empty();
     let upload = if from_source {
-        let repository = match &app.status {
-            Some(status) => status.repository.clone().ok_or_else(|| {
-                Error::Config("this cluster builds no source: its Slipway chart sets no build.registry (or give the services image: in convox.yml)".into())
-            })?,
-            None => {
-                return Err(Error::Config(format!(
-                    "the Slipway operator has not reported on app {} yet: is it running?",
-                    ctx.app
-                )));
-            }
-        };
+        let repository = repository(ctx, app.status.clone()).await?;
         term.start("Packaging source");
         let packed = crate::source::pack(&source.dir)?;
         term.ok();
@@ -163,6 +154,25 @@ pub async fn build(ctx: &Ctx, term: &mut Term, source: &BuildSource) -> Result<R
     term.line(&format!("Build:   {}", display_id(&name)));
     term.line(&format!("Release: {}", display_id(&release)));
     store::get_release(ctx, &release).await
+}
+
+/// Where the app's builds push, as the operator reports it; an app made a moment ago is given
+/// a few seconds for the operator's first look.
+async fn repository(ctx: &Ctx, mut status: Option<AppStatus>) -> Result<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while status.is_none() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        status = store::get_app(ctx).await?.status;
+    }
+    match status {
+        Some(status) => status.repository.ok_or_else(|| {
+            Error::Config("this cluster builds no source: its Slipway chart sets no build.registry (or give the services image: in convox.yml)".into())
+        }),
+        None => Err(Error::Config(format!(
+            "the Slipway operator has not reported on app {} yet: is it running?",
+            ctx.app
+        ))),
+    }
 }
 
 /// `--build-args KEY=VALUE` flags as a map.
@@ -372,11 +382,11 @@ mod tests {
             "rb"
         );
         let failed = outcome(&build(
-            serde_json::json!({ "phase": "Failed", "reason": "source builds are not supported yet" }),
+            serde_json::json!({ "phase": "Failed", "reason": "service web: no Dockerfile at ./Dockerfile" }),
         ));
         assert_eq!(
             failed.unwrap().unwrap_err().to_string(),
-            "build BABCDEFGHIJ failed: source builds are not supported yet"
+            "build BABCDEFGHIJ failed: service web: no Dockerfile at ./Dockerfile"
         );
     }
 }

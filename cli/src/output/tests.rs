@@ -198,7 +198,7 @@ Release
 Description  
 Started      2 days ago
 Elapsed      3s
-Reason       service web has build: and no image; source builds are not supported yet
+Reason       service web: no Dockerfile at ./Dockerfile
 "
     );
 }

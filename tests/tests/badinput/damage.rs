@@ -212,11 +212,11 @@ pub async fn build_cases(ns: &TestNamespace) -> Vec<Outcome> {
             "no such app: ghost",
         ),
         (
-            "a Build with a source-build service (`build: .`)",
+            "a Build with a source-build service (`build: .`) on an operator without a builder",
             "bsourcesour",
             "myapp",
             "services:\n  web:\n    build: .\n",
-            "source builds (build: .) are not supported yet",
+            "services web are built from source and this cluster has no builder",
         ),
         (
             "a Build whose manifest is not YAML",
