@@ -1,9 +1,10 @@
 //! Source builds: the pod that builds a Build's services with BuildKit, and what its end means.
 //!
-//! The pod's `source` init container puts the source in a shared volume (from an OCI artifact,
-//! or from the tarball `convox build` streams to its stdin); its `build` container runs
-//! BuildKit once per service, pushes each image with a layer cache beside it, and writes
-//! `service=repository@digest` lines as its termination message.
+//! The pod's `source` init container puts the source in a shared volume (the OCI artifact
+//! `convox build` pushed, by digest, or a tarball streamed to its stdin for `source.upload`);
+//! its `build` container runs BuildKit once per service, pushes each image and its layer cache
+//! (in `<repository>/cache`), and writes `service=repository@digest` lines as its termination
+//! message.
 
 use std::collections::BTreeMap;
 
