@@ -1,8 +1,10 @@
 //! `--id`, and env values kept in each release's own immutable Secret.
 
+use std::time::Duration;
+
 use k8s_openapi::api::core::v1::Secret;
 use slipway_crds::Release;
-use slipway_tests::TestNamespace;
+use slipway_tests::{TestNamespace, wait_for};
 
 use crate::support::*;
 
@@ -39,17 +41,32 @@ pub async fn id_and_secrets(ns: &TestNamespace, convox: &Convox) {
         release.spec.env
     );
     let reference = release.spec.env_secret.clone().expect("an env Secret");
-    let secret = ns
-        .api::<Secret>()
-        .get(&reference.name)
-        .await
-        .expect("the env Secret");
+    // The CLI makes the Secret owned by the App; the operator then hands it to its Release.
+    let secret = wait_for(
+        Duration::from_secs(30),
+        "the env Secret owned by its release alone",
+        || async {
+            let secret = ns
+                .api::<Secret>()
+                .get(&reference.name)
+                .await
+                .map_err(|e| e.to_string())?;
+            let owners: Vec<String> = secret
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .map(|o| o.name.clone())
+                .collect();
+            if owners == [latest.clone()] {
+                Ok(secret)
+            } else {
+                Err(format!("owned by {owners:?}"))
+            }
+        },
+    )
+    .await;
     assert_eq!(secret.immutable, Some(true));
-    let owners = secret.metadata.owner_references.unwrap_or_default();
-    assert_eq!(
-        owners.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
-        [latest.as_str()]
-    );
     let env = convox.run(&["env"]).await.ok("env");
     assert_eq!(
         env, "BAZ=1\nOTHER=1\nTOKEN=s3cret\n",
