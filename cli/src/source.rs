@@ -12,7 +12,6 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
@@ -194,9 +193,7 @@ fn credentials(registry: &str) -> RegistryAuth {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    format!("sha256:{}", slipway_crds::digest::sha256_hex(bytes))
 }
 
 #[cfg(test)]

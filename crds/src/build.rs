@@ -62,18 +62,13 @@ pub struct BuildSpec {
     pub build_args: BTreeMap<String, String>,
 }
 
-/// The source of a build: an OCI artifact by digest, or a tarball the CLI uploads.
+/// The source of a build: the source tree as an OCI artifact (what `convox build` pushes).
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
-#[x_kube(validation = Rule::new("has(self.image) != (has(self.upload) && self.upload)").message("a build source is either image (an OCI artifact by digest) or upload: true"))]
 #[serde(rename_all = "camelCase")]
 pub struct BuildSource {
     /// The source tree as an OCI artifact, by digest (`registry/repository@sha256:…`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self.matches('^[^@ ]+@sha256:[0-9a-f]{64}$')").message("a source image is referenced by digest: registry/repository@sha256:<64 hex>"))]
-    pub image: Option<String>,
-    /// The CLI streams the source (a gzipped tarball) into the build pod (`convox build`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub upload: bool,
+    pub image: String,
 }
 
 /// What the operator observed of a Build.

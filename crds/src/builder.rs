@@ -1,8 +1,7 @@
 //! Source builds: the pod that builds a Build's services with BuildKit, and what its end means.
 //!
 //! The pod's `source` init container puts the source in a shared volume (the OCI artifact
-//! `convox build` pushed, by digest, or a tarball streamed to its stdin for `source.upload`);
-//! its `build` container runs BuildKit once per service, pushes each image and its layer cache
+//! `convox build` pushed, by digest); its `build` container runs BuildKit once per service, pushes each image and its layer cache
 //! (in `<repository>/cache`), and writes `service=repository@digest` lines as its termination
 //! message.
 
@@ -165,22 +164,16 @@ pub fn build_pod(
             ..Volume::default()
         });
     }
-    let source_image = build.spec.source.as_ref().and_then(|s| s.image.clone());
-    let upload = source_image.is_none();
+    let source_image = build.spec.source.as_ref().map(|s| s.image.as_str());
     let source = Container {
         name: SOURCE_CONTAINER.into(),
         image: Some(builder.image.clone()),
         command: Some(vec!["slipway-source".into()]),
         env: Some(vec![
-            var(
-                "SLIPWAY_SOURCE_IMAGE",
-                source_image.as_deref().unwrap_or(""),
-            ),
+            var("SLIPWAY_SOURCE_IMAGE", source_image.unwrap_or_default()),
             var("SLIPWAY_INSECURE", insecure),
             var("DOCKER_CONFIG", "/slipway/docker"),
         ]),
-        stdin: upload.then_some(true),
-        stdin_once: upload.then_some(true),
         volume_mounts: Some(mounts.clone()),
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..Container::default()

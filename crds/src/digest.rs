@@ -1,10 +1,11 @@
-//! Content hashes, to pin env Secrets and to skip applies that would change nothing.
+//! Content hashes, to pin env Secrets, to skip applies that would change nothing and to
+//! address uploaded sources.
 
 use sha2::{Digest, Sha256};
 
-/// SHA-256 of `text`, hex-encoded.
-pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
+/// SHA-256 of `data` (text or bytes), hex-encoded.
+pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
+    Sha256::digest(data.as_ref())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

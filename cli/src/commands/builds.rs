@@ -99,10 +99,7 @@ pub async fn build(ctx: &Ctx, term: &mut Term, source: &BuildSource) -> Result<R
         term.start("Uploading source");
         let image = crate::source::push(&repository, &format!("source.{name}"), &packed).await?;
         term.ok();
-        Some(BuildSourceSpec {
-            image: Some(image),
-            upload: false,
-        })
+        Some(BuildSourceSpec { image })
     } else {
         None
     };

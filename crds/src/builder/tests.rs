@@ -69,8 +69,7 @@ fn the_build_pod_is_owned_has_no_token_and_gets_env_by_reference() {
     };
     let pod = build_pod(
         &build(Some(BuildSource {
-            image: None,
-            upload: true,
+            image: format!("r/src@sha256:{}", "a".repeat(64)),
         })),
         "shop",
         &services(),
@@ -85,9 +84,6 @@ fn the_build_pod_is_owned_has_no_token_and_gets_env_by_reference() {
     let spec = pod.spec.unwrap();
     assert_eq!(spec.automount_service_account_token, Some(false));
     assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
-    let source = &spec.init_containers.as_ref().unwrap()[0];
-    assert_eq!(source.stdin, Some(true));
-    assert_eq!(source.stdin_once, Some(true));
     let main = &spec.containers[0];
     let value = |name: &str| {
         main.env
@@ -113,12 +109,11 @@ fn the_build_pod_is_owned_has_no_token_and_gets_env_by_reference() {
 }
 
 #[test]
-fn a_source_by_digest_is_fetched_not_awaited() {
+fn the_source_is_fetched_by_digest() {
     let image = "10.77.0.2:5000/src@sha256:".to_string() + &"a".repeat(64);
     let pod = build_pod(
         &build(Some(BuildSource {
-            image: Some(image.clone()),
-            upload: false,
+            image: image.clone(),
         })),
         "shop",
         &services(),
@@ -126,7 +121,6 @@ fn a_source_by_digest_is_fetched_not_awaited() {
         &BuildEnv::default(),
     );
     let source = &pod.spec.unwrap().init_containers.unwrap()[0];
-    assert_eq!(source.stdin, None);
     let fetched = source
         .env
         .iter()

@@ -323,21 +323,12 @@ async fn publish(
     new: &slipway_crds::AppStatus,
 ) {
     for event in status::events(old, new) {
-        let ev = Event {
-            type_: if event.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: event.reason.to_string(),
-            note: Some(event.note.clone()),
-            // The recorder folds events with the same action into one series: give each note its own.
-            action: event.note.chars().take(128).collect(),
-            secondary: None,
+        let type_ = if event.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
         };
-        if let Err(e) = ctx.recorder.publish(&ev, &app.object_ref(&())).await {
-            tracing::warn!(error = %e, "Failed to publish event");
-        }
+        record(ctx, app, type_, event.reason, &event.note).await;
     }
 }
 
@@ -345,16 +336,22 @@ async fn publish(
 /// pass put back, so the drift and its repair are seen where the App's history is.
 async fn publish_restored(ctx: &Context, app: &App, restored: &[String]) {
     for note in restored {
-        let ev = Event {
-            type_: EventType::Warning,
-            reason: "DriftRestored".into(),
-            note: Some(note.clone()),
-            action: note.chars().take(128).collect(),
-            secondary: None,
-        };
-        if let Err(e) = ctx.recorder.publish(&ev, &app.object_ref(&())).await {
-            tracing::warn!(error = %e, "Failed to publish event");
-        }
+        record(ctx, app, EventType::Warning, "DriftRestored", note).await;
+    }
+}
+
+/// Publishes one Event on the App; a failure is logged, never fatal.
+async fn record(ctx: &Context, app: &App, type_: EventType, reason: &str, note: &str) {
+    let ev = Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note.to_string()),
+        // The recorder folds events with the same action into one series: give each note its own.
+        action: note.chars().take(128).collect(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&ev, &app.object_ref(&())).await {
+        tracing::warn!(error = %e, "Failed to publish event");
     }
 }
 

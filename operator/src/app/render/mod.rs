@@ -272,7 +272,7 @@ fn kube_service(
         ..ServiceSpec::default()
     };
     // Without the hash, apply could never tell the Service unchanged and rewrote it every pass.
-    let hash = sha256_hex(&serde_json::to_string(&spec).unwrap_or_default());
+    let hash = sha256_hex(serde_json::to_string(&spec).unwrap_or_default());
     let mut meta = metadata(plan, &service.name, owner);
     meta.annotations = Some(BTreeMap::from([(RENDER_HASH.to_string(), hash)]));
     Service {

@@ -126,7 +126,6 @@ async fn failed_builds_say_why_and_disturb_nothing_that_runs() {
                     manifest: MANIFEST.into(),
                     source: Some(BuildSource {
                         image: source.image.clone(),
-                        upload: false,
                     }),
                     no_cache,
                     ..BuildSpec::default()
