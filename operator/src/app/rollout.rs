@@ -41,12 +41,6 @@ pub fn observe(release: &str, deployments: &[Option<&Deployment>], pods: &[Pod])
     }
 }
 
-/// Whether the app's pods can change the verdict: not once every Deployment is complete on its
-/// own, since a crash-looping or image-less pod is never available.
-pub fn needs_pods(release: &str, deployments: &[Option<&Deployment>]) -> bool {
-    observe(release, deployments, &[]) != RolloutState::Complete
-}
-
 fn deployment_state(release: &str, deployment: &Deployment) -> RolloutState {
     let (Some(spec), Some(status)) = (&deployment.spec, &deployment.status) else {
         return RolloutState::Progressing;

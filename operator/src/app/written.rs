@@ -10,20 +10,21 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use kube::ResourceExt;
 use slipway_crds::App;
 
-/// The App each status patch returned, per App uid (one entry per App seen since start).
+/// The App each status patch returned, and when, per App uid (one entry per App seen since start).
 #[derive(Default)]
-pub struct Written(Mutex<HashMap<String, App>>);
+pub struct Written(Mutex<HashMap<String, (App, Instant)>>);
 
 impl Written {
     /// `stored` with the status this process last wrote, when the store is older than that write.
     pub fn fresher(&self, stored: &App) -> App {
         let written = self.0.lock().unwrap_or_else(|p| p.into_inner());
         match written.get(&stored.uid().unwrap_or_default()) {
-            Some(ours) if older(stored, ours) => {
+            Some((ours, _)) if older(stored, ours) => {
                 let mut app = stored.clone();
                 app.status = ours.status.clone();
                 app.metadata.resource_version = ours.metadata.resource_version.clone();
@@ -36,7 +37,16 @@ impl Written {
     /// Remembers the App a status patch returned.
     pub fn saved(&self, returned: App) {
         let mut written = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        written.insert(returned.uid().unwrap_or_default(), returned);
+        written.insert(
+            returned.uid().unwrap_or_default(),
+            (returned, Instant::now()),
+        );
+    }
+
+    /// How long ago this process last wrote the status of App `uid`, if it has.
+    pub fn since(&self, uid: &str) -> Option<Duration> {
+        let written = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        written.get(uid).map(|(_, at)| at.elapsed())
     }
 }
 

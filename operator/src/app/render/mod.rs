@@ -23,6 +23,10 @@ use super::plan::Plan;
 /// Annotation holding the hash of what was rendered, so an unchanged object is not applied again.
 pub const RENDER_HASH: &str = "slipway.dev/render-hash";
 
+/// Annotation on the Deployment of an autoscaled service, so that its HPA is removed only
+/// where one was made.
+pub const AUTOSCALED: &str = "slipway.dev/autoscaled";
+
 /// The objects that run one release.
 #[derive(Clone, Debug, Default)]
 pub struct Rendered {
@@ -138,7 +142,11 @@ fn deployment(
     }
     let hash = sha256_hex(&hashed);
     let mut meta = metadata(plan, &service.name, owner);
-    meta.annotations = Some(BTreeMap::from([(RENDER_HASH.to_string(), hash)]));
+    let mut annotations = BTreeMap::from([(RENDER_HASH.to_string(), hash)]);
+    if service.scale.autoscale().is_some() {
+        annotations.insert(AUTOSCALED.to_string(), "true".to_string());
+    }
+    meta.annotations = Some(annotations);
     Deployment {
         metadata: meta,
         spec: Some(DeploymentSpec {

@@ -33,16 +33,6 @@ fn complete_when_every_replica_is_updated_and_available() {
 }
 
 #[test]
-fn pods_are_read_only_while_a_deployment_is_not_complete() {
-    let done = deployment(COMPLETE);
-    let moving = deployment(&COMPLETE.replace("availableReplicas: 2", "availableReplicas: 1"));
-    assert!(!needs_pods("rtwo", &[Some(&done)]));
-    assert!(needs_pods("rtwo", &[Some(&done), Some(&moving)]));
-    assert!(needs_pods("rthree", &[Some(&done)]));
-    assert!(needs_pods("rtwo", &[None]));
-}
-
-#[test]
 fn progressing_while_the_generation_is_not_observed() {
     let d = deployment(&COMPLETE.replace("observedGeneration: 3", "observedGeneration: 2"));
     assert_eq!(observe("rtwo", &[Some(&d)], &[]), RolloutState::Progressing);
