@@ -248,13 +248,30 @@ fn foreign_spec_edit(m: &ManagedFieldsEntry) -> bool {
             .is_some_and(|spec| spec.keys().any(|k| k != "f:replicas"))
 }
 
-/// Drops what the release store never reads (manifest, images, env, managedFields): it holds
-/// every Release, and the manifests were most of their weight.
+/// Keeps of a Release what the release store's readers use (its name and uid, app, env Secret's
+/// name, creation stamps, labels, and the keys of GitOps tracking annotations): it holds every
+/// Release, and the rest (manifests most of all) was nearly all of their weight.
 pub fn trim_release(release: &mut Release) {
-    release.managed_fields_mut().clear();
-    release.spec.manifest.clear();
-    release.spec.images.clear();
-    release.spec.env.clear();
+    let meta = &mut release.metadata;
+    meta.managed_fields = None;
+    meta.owner_references = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.retain(|key, _| labels::is_tracking_key(key));
+        annotations.values_mut().for_each(String::clear);
+    }
+    let spec = &mut release.spec;
+    spec.manifest = String::new();
+    spec.images.clear();
+    spec.env.clear();
+    spec.secret_keys.clear();
+    spec.description = String::new();
+    spec.build = None;
+    spec.rollback_of = None;
+    spec.created_from = None;
+    if let Some(reference) = spec.env_secret.as_mut() {
+        reference.keys.clear();
+        reference.sha256 = String::new();
+    }
 }
 
 /// Keeps of a Pod what the rollout reads (labels, deletion, container states): the store
@@ -391,6 +408,27 @@ mod tests {
         let found = super::of_app(all, "a", "web");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].metadata.namespace.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_trimmed_release_keeps_what_cleanup_and_resolve_read() {
+        let mut release: slipway_crds::Release = serde_json::from_value(json!({
+            "apiVersion": "slipway.dev/v1alpha1", "kind": "Release",
+            "metadata": { "name": "rone", "uid": "u", "annotations": {
+                "argocd.argoproj.io/tracking-id": "myapp:slipway.dev/Release:ns/rone",
+                "kubectl.kubernetes.io/last-applied-configuration": "{ a whole manifest }" } },
+            "spec": { "app": "myapp", "manifest": "services: {}", "created": "2026-01-01T00:00:00Z",
+                "envSecret": { "name": "rone-env", "keys": ["FOO"], "sha256": "abc" } },
+        }))
+        .unwrap();
+        super::trim_release(&mut release);
+        let annotations = release.metadata.annotations.as_ref();
+        assert!(slipway_crds::labels::is_gitops_tracked(None, annotations));
+        assert_eq!(annotations.unwrap().len(), 1);
+        assert_eq!(release.metadata.uid.as_deref(), Some("u"));
+        assert_eq!(release.spec.env_secret.unwrap().name, "rone-env");
+        assert!(release.spec.manifest.is_empty());
+        assert!(release.spec.created.is_some());
     }
 
     #[test]
