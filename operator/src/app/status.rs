@@ -2,7 +2,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use slipway_crds::app::{
-    AppPhase, AppStatus, FailedRelease, HISTORY_ENTRIES, Promotion, Rollout, ServiceStatus,
+    AppPhase, AppStatus, FailedRelease, HISTORY_ENTRIES, Promotion, PromotionResult, Rollout,
+    ServiceStatus,
 };
 use slipway_crds::conditions::{self, READY, RECONCILING, STALLED, reason};
 use slipway_crds::{App, id};
@@ -184,7 +185,14 @@ fn promote(
     let from = next.release.clone();
     match state {
         Some(RolloutState::Complete) => {
-            record(next, release, from.as_deref(), "Succeeded", None, now);
+            record(
+                next,
+                release,
+                from.as_deref(),
+                PromotionResult::Succeeded,
+                None,
+                now,
+            );
             next.phase = Some(AppPhase::Running);
             next.release = Some(release.to_string());
             next.rollout = None;
@@ -201,14 +209,14 @@ fn promote(
             message,
         }) => {
             let result = if from.is_some() {
-                "RolledBack"
+                PromotionResult::RolledBack
             } else {
-                "Failed"
+                PromotionResult::Failed
             };
             record(next, release, from.as_deref(), result, Some(message), now);
             next.failed_release = Some(FailedRelease {
                 release: release.to_string(),
-                reason: cause.to_string(),
+                reason: *cause,
                 message: message.clone(),
                 retry: app.spec.retry,
             });
@@ -285,7 +293,7 @@ fn finish_superseded(next: &mut AppStatus, release: &str, now: &Time) {
             next,
             &rollout.release,
             rollout.from.as_deref(),
-            "Superseded",
+            PromotionResult::Superseded,
             None,
             now,
         );
@@ -297,7 +305,7 @@ fn record(
     next: &mut AppStatus,
     release: &str,
     from: Option<&str>,
-    result: &str,
+    result: PromotionResult,
     reason: Option<&String>,
     now: &Time,
 ) {
@@ -311,7 +319,7 @@ fn record(
         Promotion {
             release: release.to_string(),
             from: from.map(String::from),
-            result: result.to_string(),
+            result,
             started,
             finished: now.clone(),
             reason: reason.cloned(),
