@@ -318,6 +318,9 @@ async fn copy_release(
 }
 
 #[cfg(test)]
+mod rollback_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
