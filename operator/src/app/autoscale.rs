@@ -14,12 +14,13 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
+use slipway_crds::app::workload_name;
 use slipway_crds::labels::{self, OPERATOR_MANAGER};
 use slipway_crds::manifest;
 
 use super::error::AppError;
 use super::plan::Plan;
-use super::render::{AUTOSCALED, RENDER_HASH, object_name};
+use super::render::{AUTOSCALED, RENDER_HASH};
 
 /// The HPA of an autoscaled service on its applied Deployment (whose UID makes it the owner).
 pub fn autoscaler(
@@ -28,7 +29,7 @@ pub fn autoscaler(
     deployment: &Deployment,
 ) -> Option<HorizontalPodAutoscaler> {
     let (min, max) = service.scale.autoscale()?;
-    let name = object_name(&plan.app, &service.name);
+    let name = workload_name(&plan.app, &service.name);
     let metric = |resource: &str, percent: Option<u32>| {
         percent.map(|p| MetricSpec {
             type_: "Resource".into(),
@@ -97,7 +98,7 @@ pub async fn apply(
 ) -> Result<(), AppError> {
     let api: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), namespace);
     for service in plan.manifest.services.values() {
-        let name = object_name(&plan.app, &service.name);
+        let name = workload_name(&plan.app, &service.name);
         let named = |d: &&Deployment| d.name_any() == name;
         let (Some(want), Some(now)) = (wanted.iter().find(named), applied.iter().find(named))
         else {

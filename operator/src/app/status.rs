@@ -2,7 +2,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use slipway_crds::app::{
-    AppPhase, AppStatus, FailedRelease, HISTORY_ENTRIES, Promotion, Rollout, ServiceStatus,
+    AppPhase, AppStatus, FailedRelease, HISTORY_ENTRIES, Promotion, PromotionResult, Rollout,
+    ServiceStatus,
 };
 use slipway_crds::conditions::{self, READY, RECONCILING, STALLED, reason};
 use slipway_crds::{App, id};
@@ -232,7 +233,14 @@ fn promote(
     let from = next.status.release.clone();
     match state {
         Some(RolloutState::Complete) => {
-            record(next, release, from.as_deref(), "Succeeded", None, now);
+            record(
+                next,
+                release,
+                from.as_deref(),
+                PromotionResult::Succeeded,
+                None,
+                now,
+            );
             let status = &mut next.status;
             status.phase = Some(AppPhase::Running);
             status.release = Some(release.to_string());
@@ -245,14 +253,14 @@ fn promote(
             message,
         }) => {
             let result = if from.is_some() {
-                "RolledBack"
+                PromotionResult::RolledBack
             } else {
-                "Failed"
+                PromotionResult::Failed
             };
             record(next, release, from.as_deref(), result, Some(message), now);
             next.status.failed_release = Some(FailedRelease {
                 release: release.to_string(),
-                reason: cause.to_string(),
+                reason: *cause,
                 message: message.clone(),
                 retry: app.spec.retry,
             });
@@ -320,7 +328,7 @@ fn finish_superseded(next: &mut Draft, release: &str, now: &Time) {
             next,
             &rollout.release,
             rollout.from.as_deref(),
-            "Superseded",
+            PromotionResult::Superseded,
             None,
             now,
         );
@@ -332,7 +340,7 @@ fn record(
     next: &mut Draft,
     release: &str,
     from: Option<&str>,
-    result: &str,
+    result: PromotionResult,
     reason: Option<&String>,
     now: &Time,
 ) {
@@ -345,7 +353,7 @@ fn record(
     let promotion = Promotion {
         release: release.to_string(),
         from: from.map(String::from),
-        result: result.to_string(),
+        result,
         started,
         finished: now.clone(),
         reason: reason.cloned(),

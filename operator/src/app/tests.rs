@@ -8,6 +8,7 @@ use kube::client::Body;
 use kube::runtime::reflector::store::Writer;
 use serde_json::{Value, json};
 use slipway_crds::env;
+use slipway_crds::app::PromotionResult;
 use slipway_crds::{AppPhase, ReleaseSpec};
 
 use super::*;
@@ -270,7 +271,7 @@ async fn a_promote_applies_once_reports_once_and_a_converged_app_writes_nothing(
     assert_eq!(writes(&calls), [STATUS, EVENT]);
     let running = status_of(&calls);
     assert_eq!(running.phase, Some(AppPhase::Running));
-    assert_eq!(running.history[0].result, "Succeeded");
+    assert_eq!(running.history[0].result, PromotionResult::Succeeded);
 
     // Converged: no write, and the release is not read again either.
     cluster.app.status = Some(running);
@@ -338,7 +339,7 @@ async fn a_failed_rollout_is_saved_and_the_rollback_looked_at_at_once() {
     let failed = status_of(&calls);
     assert_eq!(failed.phase, Some(AppPhase::RollingBack));
     assert_eq!(failed.failed_release.as_ref().unwrap().release, "rone");
-    assert_eq!(failed.history[0].result, "RolledBack");
+    assert_eq!(failed.history[0].result, PromotionResult::RolledBack);
     // Its own status write brings no pass, so the pass asks for the next one now.
     assert_eq!(action, Action::requeue(Duration::ZERO));
 }

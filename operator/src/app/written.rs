@@ -45,10 +45,12 @@ impl Written {
     /// Remembers the App a status patch returned.
     pub fn saved(&self, returned: App) {
         let mut written = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        written.insert(
-            returned.uid().unwrap_or_default(),
-            (returned, Instant::now()),
-        );
+        let saved = Saved {
+            version: returned.metadata.resource_version.clone(),
+            status: returned.status.clone(),
+            at: Instant::now(),
+        };
+        written.insert(returned.uid().unwrap_or_default(), saved);
     }
 
     /// How long ago this process last wrote the status of App `uid`, if it has.

@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReferen
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::ObjectMeta;
 use slipway_crds::ServiceSettings;
+use slipway_crds::app::workload_name;
 use slipway_crds::digest::sha256_hex;
 use slipway_crds::labels;
 use slipway_crds::manifest;
@@ -34,11 +35,6 @@ pub struct Rendered {
     pub deployments: Vec<Deployment>,
     /// One Service per service with a port.
     pub services: Vec<Service>,
-}
-
-/// The name of a service's Deployment and Service.
-pub fn object_name(app: &str, service: &str) -> String {
-    format!("{app}-{service}")
 }
 
 /// Renders every service of the plan; `replicas` holds live counts, which win over `scale.count`.
@@ -82,7 +78,7 @@ fn service_labels(plan: &Plan, service: &str) -> BTreeMap<String, String> {
 
 fn metadata(plan: &Plan, service: &str, owner: &OwnerReference) -> ObjectMeta {
     ObjectMeta {
-        name: Some(object_name(&plan.app, service)),
+        name: Some(workload_name(&plan.app, service)),
         labels: Some(service_labels(plan, service)),
         owner_references: Some(vec![owner.clone()]),
         ..ObjectMeta::default()

@@ -61,7 +61,7 @@ fn the_progress_deadline_fails_the_rollout() {
     .replace("availableReplicas: 2", "availableReplicas: 0");
     match observe("rtwo", &[Some(&deployment(&yaml))], &[]) {
         RolloutState::Failed { reason, message } => {
-            assert_eq!(reason, "ProgressDeadlineExceeded");
+            assert_eq!(reason, FailureReason::ProgressDeadlineExceeded);
             assert_eq!(message, "myapp-web made no progress for 60s");
         }
         other => panic!("expected failure, got {other:?}"),
@@ -89,7 +89,7 @@ fn a_crash_loop_fails_the_rollout_past_the_restart_limit() {
     assert!(matches!(
         observe("rtwo", &[Some(&d)], std::slice::from_ref(&many)),
         RolloutState::Failed {
-            reason: "CrashLoop",
+            reason: FailureReason::CrashLoop,
             ..
         }
     ));
@@ -108,7 +108,7 @@ fn an_image_that_cannot_be_pulled_fails_the_rollout() {
     assert!(matches!(
         observe("rtwo", &[], &[p]),
         RolloutState::Failed {
-            reason: "ImagePull",
+            reason: FailureReason::ImagePull,
             ..
         }
     ));
