@@ -65,12 +65,23 @@ struct AppContext {
     written: written::Written,
 }
 
+/// The Release watch the App controller shares: the store it fills, and where it sends every
+/// Release it sees (trimmed) for the env owner controller.
+pub struct ReleaseWatch {
+    /// The Releases to watch.
+    pub api: Api<Release>,
+    /// Fills the store both controllers read.
+    pub writer: reflector::store::Writer<Release>,
+    /// Where each Release seen goes, for the env owner controller.
+    pub seen: futures::channel::mpsc::UnboundedSender<Release>,
+}
+
 /// Runs the App controller over `api` until shutdown, reconciling at most `concurrency` Apps at once.
 pub async fn run(
     ctx: Arc<Context>,
     concurrency: u16,
     apps: Api<App>,
-    releases: Api<Release>,
+    releases: ReleaseWatch,
     deployments: Api<Deployment>,
     services: Api<Service>,
     pods: Api<Pod>,
@@ -100,8 +111,9 @@ pub async fn run(
         .touched_objects();
     let resolutions = Arc::new(Resolutions::default());
     let forget = resolutions.clone();
-    let (release_store, writer) = reflector::store();
-    let release_events = watcher(releases, paged.clone())
+    let release_store = releases.writer.as_reader();
+    let seen = releases.seen;
+    let release_events = watcher(releases.api, paged.clone())
         .inspect_ok(move |event| match event {
             watcher::Event::Delete(release) => forget.forget(release),
             // A fresh list after a lost watch may hide deletions: start over.
@@ -109,9 +121,13 @@ pub async fn run(
             _ => {}
         })
         .modify(apply::trim_release)
-        .reflect(writer)
+        .reflect(releases.writer)
         .backoff(watch::Quick::default())
-        .touched_objects();
+        .touched_objects()
+        .inspect_ok(move |release| {
+            // Closed only when the env owner controller stopped: the operator is stopping.
+            let _ = seen.unbounded_send(release.clone());
+        });
     let (pod_store, writer) = reflector::store();
     let pod_events = watcher(pods, managed)
         .modify(apply::trim_pod)

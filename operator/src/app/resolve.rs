@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, ResourceExt};
 use slipway_crds::env::{self, Env};
-use slipway_crds::{Release, id};
+use slipway_crds::{Release, id, pinned};
 
 use super::error::AppError;
 use super::plan::{Invalid, Plan, plan};
@@ -223,12 +223,10 @@ fn check(
 ) -> Result<Resolved, Invalid> {
     let name = release.name_any();
     let display = id::display_id(&name);
-    let mut env = release.spec.env.clone();
+    let env = pinned::release_env(release, secret)
+        .map_err(|problem| Invalid(format!("release {display}: {problem}")))?;
     let (secret_name, own_secret) = match &release.spec.env_secret {
-        Some(reference) => {
-            env.extend(pinned_env(&display, reference, secret)?);
-            (reference.name.clone(), None)
-        }
+        Some(reference) => (reference.name.clone(), None),
         None => {
             unsquatted(&name, &env, secret)?;
             let (own, _) = env::pinned_secret(lookup.app, &name, &env);
@@ -247,28 +245,6 @@ fn check(
         lookup.progress_deadline,
     )?;
     Ok(Resolved { plan, own_secret })
-}
-
-fn pinned_env(
-    display: &str,
-    reference: &slipway_crds::release::EnvSecretRef,
-    secret: Option<&Secret>,
-) -> Result<Env, Invalid> {
-    let Some(secret) = secret else {
-        return Err(Invalid(format!(
-            "release {display}: its env Secret {} is missing",
-            reference.name
-        )));
-    };
-    let pinned =
-        env::from_secret(secret).map_err(|e| Invalid(format!("release {display}: {e}")))?;
-    if env::hash(&pinned) != reference.sha256 {
-        return Err(Invalid(format!(
-            "release {display}: its env Secret {} no longer holds the env the release was made with",
-            reference.name
-        )));
-    }
-    Ok(pinned)
 }
 
 // A hand-written release's Secret is made by the operator; one that is there already must hold

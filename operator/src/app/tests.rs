@@ -7,8 +7,8 @@ use http::{Request, Response, StatusCode};
 use kube::client::Body;
 use kube::runtime::reflector::store::Writer;
 use serde_json::{Value, json};
-use slipway_crds::env;
 use slipway_crds::app::PromotionResult;
+use slipway_crds::env;
 use slipway_crds::{AppPhase, ReleaseSpec};
 
 use super::*;

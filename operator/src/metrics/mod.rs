@@ -65,7 +65,7 @@ pub struct VerbLabels {
 /// Labels of a watch.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WatchLabels {
-    /// What it watches: apps, releases, builds, deployments, services, pods, or env-owner releases.
+    /// What it watches: apps, releases, builds, deployments, services or pods.
     pub watch: String,
 }
 
