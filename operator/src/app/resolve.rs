@@ -18,6 +18,9 @@ use super::plan::{Invalid, Plan, plan};
 // release is seen by the first look after this, as the resync saw it before there was a cache.
 const TRUSTED_FOR: Duration = Duration::from_secs(60);
 
+/// How many entries may be added between two sweeps of the untrusted ones.
+const SWEEP_EVERY: usize = 128;
+
 /// A release ready to render, and the env Secret the operator must make for it, if any.
 #[derive(Clone, Debug)]
 pub struct Resolved {
@@ -102,7 +105,12 @@ impl Resolutions {
             checked: Instant::now(),
             resolved: resolved.clone(),
         };
-        self.lock().insert(key(lookup.namespace, name), entry);
+        let mut entries = self.lock();
+        // Entries past their trust are of no use: swept now and then, so they cannot pile up.
+        if entries.len() % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            entries.retain(|_, e| e.checked.elapsed() < TRUSTED_FOR);
+        }
+        entries.insert(key(lookup.namespace, name), entry);
         Ok(Resolution::Usable(resolved))
     }
 
