@@ -266,13 +266,12 @@ async fn choose(
     namespace: &str,
     live: &apply::Live,
 ) -> Result<Choice, AppError> {
-    let name = app.name_any();
-    let stored = |release: &str| shared.stores.release(namespace, release);
+    let name = &app.name_any();
+    let intent = intent(app).unwrap_or_default();
     // A pod that cannot start for its config may mean a damaged env Secret: look afresh.
     let fresh = live.pods.iter().any(lacks_its_config);
-    let name = &name;
     let lookup = |release: &str| {
-        let stored = stored(release);
+        let stored = shared.stores.release(namespace, release);
         let release = release.to_string();
         async move {
             let lookup = Lookup {
@@ -280,7 +279,7 @@ async fn choose(
                 namespace,
                 app: name,
                 progress_deadline: app.spec.progress_deadline(),
-                intent: intent(app).unwrap_or_default(),
+                intent,
                 fresh,
                 stored: stored.as_deref(),
             };
