@@ -46,28 +46,28 @@ pub struct Stores {
 }
 
 impl Stores {
-    /// Stores fed by the controller's watches.
+    /// Stores fed by the controller's watches; `releases_listed` resolves once the Release
+    /// watch has listed everything.
+    // The release store's own wait is not used: the env owner controller, which reads the same
+    // store, waits on it too, and a store's wait wakes only the latest of the tasks waiting on
+    // it (so one of the two controllers slept for good).
     pub fn new(
         deployments: Store<Deployment>,
         services: Store<Service>,
         releases: Store<Release>,
         pods: Store<Pod>,
+        releases_listed: BoxFuture<'static, ()>,
     ) -> Stores {
-        let (d, s, r, p) = (
-            deployments.clone(),
-            services.clone(),
-            releases.clone(),
-            pods.clone(),
-        );
-        // One shared wait: a store's own wait wakes only the latest of the tasks waiting on it,
-        // so reconciles that waited side by side at start could sleep forever.
+        let (d, s, p) = (deployments.clone(), services.clone(), pods.clone());
+        // One shared wait, for the same reason: reconciles that waited side by side at start
+        // could sleep forever.
         let ready = async move {
             // An error means the watches are gone: the controller is stopping anyway.
             let _ = futures::future::join4(
                 d.wait_until_ready(),
                 s.wait_until_ready(),
-                r.wait_until_ready(),
                 p.wait_until_ready(),
+                releases_listed,
             )
             .await;
         }

@@ -25,7 +25,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -113,11 +113,18 @@ pub async fn run(
     let forget = resolutions.clone();
     let release_store = releases.writer.as_reader();
     let seen = releases.seen;
+    let (listed, releases_listed) = futures::channel::oneshot::channel();
+    let mut listed = Some(listed);
     let release_events = watcher(releases.api, paged.clone())
         .inspect_ok(move |event| match event {
             watcher::Event::Delete(release) => forget.forget(release),
             // A fresh list after a lost watch may hide deletions: start over.
             watcher::Event::Init => forget.clear(),
+            watcher::Event::InitDone => {
+                if let Some(listed) = listed.take() {
+                    let _ = listed.send(());
+                }
+            }
             _ => {}
         })
         .modify(apply::trim_release)
@@ -137,7 +144,13 @@ pub async fn run(
     let metrics = ctx.metrics.clone();
     let ctx = Arc::new(AppContext {
         ctx,
-        stores: apply::Stores::new(deployment_store, service_store, release_store, pod_store),
+        stores: apply::Stores::new(
+            deployment_store,
+            service_store,
+            release_store,
+            pod_store,
+            releases_listed.map(|_| ()).boxed(),
+        ),
         resolutions,
         written: Default::default(),
     });

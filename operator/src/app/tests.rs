@@ -78,7 +78,14 @@ impl Cluster {
         let (service_store, services) = reflector::store();
         let (release_store, releases) = reflector::store();
         let (pod_store, pods) = reflector::store();
-        let stores = apply::Stores::new(deployment_store, service_store, release_store, pod_store);
+        let listed = futures::future::ready(()).boxed();
+        let stores = apply::Stores::new(
+            deployment_store,
+            service_store,
+            release_store,
+            pod_store,
+            listed,
+        );
         let shared = Arc::new(AppContext {
             ctx: Arc::new(Context::new(client, Arc::new(Metrics::default()), None)),
             stores,
