@@ -166,11 +166,12 @@ pub async fn delete_namespaces(client: &Client, names: &[String], timeout: Durat
     }
 }
 
-/// Adds fake kwok nodes until the cluster can hold `pods` more pods than it holds now.
+/// Adds fake kwok nodes until kwok's nodes can hold `pods` more pods than the cluster holds
+/// now (the real node takes only the pods of namespaces placed on it).
 pub async fn ensure_pod_capacity(client: &Client, pods: usize) {
     let nodes = Api::<Node>::all(client.clone());
     let existing = nodes
-        .list(&ListParams::default())
+        .list_metadata(&ListParams::default().labels("type=kwok"))
         .await
         .expect("list Nodes")
         .items
