@@ -178,7 +178,8 @@ fn rollout_section(w: &mut String, rollouts: &[Rollout]) {
         if r.pods == Pods::Real {
             let _ = writeln!(
                 w,
-                "Few pairs: each real rollout starts containers and waits for probes.\n"
+                "Readiness here moves in steps of the probe's period (2 s), on both paths, so a \
+                 pair's difference is noisy; read the median of the pairs.\n"
             );
         }
     }

@@ -141,12 +141,21 @@ pub async fn create_namespace(client: &Client, name: &str) {
     }
 }
 
-/// Deletes namespaces and waits (up to `timeout`) until they are gone; returns whether they are.
-pub async fn delete_namespaces(client: &Client, names: &[String], timeout: Duration) -> bool {
+/// How long namespaces may take to go away (10,000 Releases and 2,000 Deployments take minutes).
+pub const GONE: Duration = Duration::from_secs(900);
+
+/// Deletes namespaces without waiting until they are gone.
+pub async fn start_deleting(client: &Client, names: &[String]) {
     let api = Api::<Namespace>::all(client.clone());
     for name in names {
         let _ = api.delete(name, &DeleteParams::background()).await;
     }
+}
+
+/// Deletes namespaces and waits (up to `timeout`) until they are gone; returns whether they are.
+pub async fn delete_namespaces(client: &Client, names: &[String], timeout: Duration) -> bool {
+    let api = Api::<Namespace>::all(client.clone());
+    start_deleting(client, names).await;
     let deadline = Instant::now() + timeout;
     loop {
         let mut left = 0;

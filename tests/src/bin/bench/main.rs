@@ -81,7 +81,7 @@ impl Config {
             pairs,
             ready_pairs: num("BENCH_ROLLOUT_READY_PAIRS", pairs.min(10)).max(1),
             ready_after: std::env::var("BENCH_READY_AFTER").unwrap_or_else(|_| "3s".into()),
-            real_pairs: num("BENCH_ROLLOUT_REAL_PAIRS", pairs.min(5)).max(1),
+            real_pairs: num("BENCH_ROLLOUT_REAL_PAIRS", pairs.min(10)).max(1),
             sizes: list("BENCH_SCALE_APPS", "100,1000")
                 .iter()
                 .map(|s| {
@@ -137,17 +137,21 @@ async fn main() {
         operator_account: account.name.clone(),
         ..Results::default()
     };
-    let gone = |names: Vec<String>, secs: u64| {
-        let client = client.clone();
+    // What a benchmark leaves behind is deleted before the next one starts, and waited for, so
+    // no benchmark runs beside another's garbage collection; after the last one it is only
+    // deleted (`make bench` stops the control plane anyway).
+    let mut left: Vec<String> = vec![];
+    let gone = |left: &mut Vec<String>| {
+        let (client, names) = (client.clone(), std::mem::take(left));
         async move {
-            kube::delete_namespaces(&client, &names, std::time::Duration::from_secs(secs)).await;
+            kube::delete_namespaces(&client, &names, kube::GONE).await;
         }
     };
     if config.runs("reaction") {
         eprintln!("bench: 1. reaction, {} promotes", config.promotes);
         let ns = format!("bench-reaction-{suffix}");
         results.reaction = Some(reaction::run(&client, &account, &ns, config.promotes).await);
-        gone(vec![ns], 60).await;
+        left.push(ns);
     }
     for (pods, pairs) in [
         (rollout::Pods::Instant, config.pairs),
@@ -160,14 +164,16 @@ async fn main() {
         if !config.runs(pods.key()) {
             continue;
         }
+        gone(&mut left).await;
         eprintln!("bench: 2. rollout overhead ({}), {pairs} pairs", pods.key());
         let ns = format!("bench-{}-{suffix}", pods.key());
         results
             .rollouts
             .push(rollout::run(&client, &account, &ns, pairs, pods).await);
-        gone(vec![ns], 120).await;
+        left.push(ns);
     }
     if config.runs("cli") {
+        gone(&mut left).await;
         let per_app = (config.cli_releases / config.cli_apps).max(1);
         eprintln!(
             "bench: 4. convox releases, {} apps x {per_app} releases",
@@ -175,16 +181,18 @@ async fn main() {
         );
         let ns = format!("bench-cli-{suffix}");
         results.cli = Some(cli::run(&client, &ns, config.cli_apps, per_app, config.cli_runs).await);
-        gone(vec![cli::alone_namespace(&ns), ns], 300).await;
+        left.extend([cli::alone_namespace(&ns), ns]);
     }
     if config.runs("build") {
+        gone(&mut left).await;
         eprintln!("bench: 6. builds from source, {} pairs", config.build_pairs);
         let ns = format!("bench-build-{suffix}");
         results.build = Some(build::run(&client, &account, &ns, config.build_pairs).await);
-        gone(vec![ns], 60).await;
+        left.push(ns);
     }
     if config.runs("scale") {
         for &apps in &config.sizes {
+            gone(&mut left).await;
             eprintln!(
                 "bench: 3. scale, {apps} apps x {} releases, {} repetitions",
                 config.releases_per_app, config.repeats
@@ -197,8 +205,13 @@ async fn main() {
                 config.repeats,
             )
             .await;
+            left.extend(size.namespaces.clone());
             results.scale.push(size);
         }
+    }
+    if std::env::var_os("BENCH_KEEP").is_none() {
+        left.push(account.home.clone());
+        kube::start_deleting(&client, &left).await;
     }
     let machine = machine.finish(started.elapsed());
     let text = report::render(&config, &machine, &results);

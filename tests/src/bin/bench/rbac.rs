@@ -32,6 +32,8 @@ const TOKEN_SECONDS: i64 = 6 * 3600;
 pub struct Account {
     /// `namespace/name` of the ServiceAccount.
     pub name: String,
+    /// The ServiceAccount's namespace.
+    pub home: String,
     /// A kubeconfig that authenticates with the ServiceAccount's token only.
     pub kubeconfig: PathBuf,
 }
@@ -75,6 +77,7 @@ pub async fn install(client: &Client, home: &str) -> Account {
     );
     Account {
         name: format!("{home}/{account}"),
+        home: home.to_string(),
         kubeconfig,
     }
 }

@@ -264,11 +264,11 @@ pub fn render(config: &Config, machine: &Machine, results: &Results) -> String {
          Sizes come from the environment (defaults in brackets): `BENCH_PROMOTES` [200], \
          `BENCH_ROLLOUT_PAIRS` [20] (kwok's instant pods), `BENCH_ROLLOUT_READY_PAIRS` [10, or \
          `BENCH_ROLLOUT_PAIRS` if fewer] and `BENCH_READY_AFTER` [3s] (kwok pods Ready late), \
-         `BENCH_ROLLOUT_REAL_PAIRS` [5, or `BENCH_ROLLOUT_PAIRS` if fewer] (the real node), \
+         `BENCH_ROLLOUT_REAL_PAIRS` [10, or `BENCH_ROLLOUT_PAIRS` if fewer] (the real node), \
          `BENCH_SCALE_APPS` [100,1000], `BENCH_SCALE_REPEATS` [3], `BENCH_RELEASES_PER_APP` [10], \
          `BENCH_CLI_APPS` [100], `BENCH_CLI_RELEASES` [10000], `BENCH_CLI_RUNS` [20], \
          `BENCH_BUILD_PAIRS` [3], `BENCH_ONLY` [{ALL}], `BENCH_OUT` [BENCHMARKS.md]; \
-         `BENCH_KEEP` set keeps the last scale namespaces. This run: promotes {}, rollout pairs \
+         `BENCH_KEEP` set keeps the namespaces of the last benchmark. This run: promotes {}, rollout pairs \
          {} / {} (Ready after {}) / {} (real node), sizes {:?} × {} repetitions with {} releases \
          per App, CLI {} apps / {} releases, {} runs, {} build pairs.",
         config.promotes,

@@ -11,15 +11,15 @@ use kube::{Api, Client, ResourceExt};
 use slipway_crds::{App, AppPhase};
 use slipway_tests::deployment_rolled_out;
 
-use crate::kube::{Watched, create_namespace, delete_namespaces, ensure_pod_capacity, fan_out};
+use crate::kube::{
+    GONE, Watched, create_namespace, delete_namespaces, ensure_pod_capacity, fan_out,
+};
 use crate::objects::{self, numbered_env, release_name, two_services};
 use crate::operator::{Metrics, Operator};
 use crate::rbac::Account;
 
 /// How long one size may take to converge before the benchmark gives up.
 const CONVERGE: Duration = Duration::from_secs(900);
-/// How long the namespaces of a repetition may take to go away.
-const GONE: Duration = Duration::from_secs(900);
 /// How often the large stores are looked at.
 const POLL: Duration = Duration::from_millis(100);
 /// How long writes may trail behind the last App turning Running.
@@ -74,6 +74,8 @@ pub struct Scale {
     pub releases: usize,
     /// The repetitions, in the order run.
     pub reps: Vec<Rep>,
+    /// The namespaces of the last repetition, left for the caller to delete.
+    pub namespaces: Vec<String>,
 }
 
 impl Scale {
@@ -91,7 +93,7 @@ impl Scale {
 }
 
 /// Runs one size `repeats` times: `apps` Apps with `releases` releases each, each repetition
-/// in namespaces of its own (the previous ones deleted and gone first).
+/// in namespaces of its own (the previous ones deleted and gone first; the last ones are left).
 pub async fn run(
     client: &Client,
     account: &Account,
@@ -103,6 +105,7 @@ pub async fn run(
         apps,
         releases: apps * releases,
         reps: vec![],
+        namespaces: vec![],
     };
     let mut rendered = vec![];
     let mut previous: Vec<String> = vec![];
@@ -134,9 +137,7 @@ pub async fn run(
             .push(setup.repetition(slipway_first, &mut rendered).await);
         previous = names.to_vec();
     }
-    if std::env::var_os("BENCH_KEEP").is_none() {
-        delete_namespaces(client, &previous, GONE).await;
-    }
+    out.namespaces = previous;
     out
 }
 

@@ -210,8 +210,13 @@ fn scale_row(s: &Scale) -> Row {
     Row {
         id: "3",
         figure: format!(
-            "{} Apps × 2 services created at once → all Running ({} repetitions, alternating which path goes first)",
-            s.apps, ratio.n
+            "{} Apps × 2 services created at once → all Running ({})",
+            s.apps,
+            if ratio.n == 1 {
+                "1 repetition".to_string()
+            } else {
+                format!("{} repetitions, alternating which path goes first", ratio.n)
+            }
         ),
         slipway: format!("{} s", median_range(&s.each(|r| r.slipway.as_secs_f64()))),
         cpu: format!(
@@ -385,6 +390,7 @@ mod tests {
             apps,
             releases: apps * 10,
             reps: vec![rep(105, 100), rep(150, 100), rep(108, 100)],
+            namespaces: vec![],
         };
         assert_eq!(scale_row(&size(1000)).met, "yes");
         assert_eq!(scale_row(&size(100)).met, "(yes: smaller size)");
