@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use slipway_crds::env::EnvError;
 use slipway_crds::manifest::ManifestError;
+use slipway_crds::pinned::EnvProblem;
 
 /// Everything that can go wrong, worded for the person at the terminal.
 #[derive(Debug, thiserror::Error)]
@@ -50,12 +51,12 @@ pub enum Error {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     /// The release's env Secret is gone or changed.
-    #[error("the environment of release {release} is unusable: {why}")]
+    #[error("the environment of release {release} is unusable: {problem}")]
     BrokenEnv {
         /// Release ID.
         release: String,
         /// What is wrong with its Secret.
-        why: String,
+        problem: EnvProblem,
     },
     /// One of two flags is required.
     #[error("must specify either --{0} or --{1}")]

@@ -11,6 +11,7 @@ use kube::ResourceExt;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
+use slipway_crds::app::workload_name;
 use slipway_crds::conditions;
 use slipway_crds::id::display_id;
 use slipway_crds::labels::CLI_MANAGER;
@@ -145,7 +146,7 @@ pub fn deployment_names(app: &App, release: &Release) -> Vec<String> {
     services.dedup();
     services
         .into_iter()
-        .map(|s| format!("{name}-{s}"))
+        .map(|s| workload_name(&name, &s))
         .collect()
 }
 

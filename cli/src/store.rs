@@ -1,11 +1,14 @@
 //! Reading and writing Slipway's objects, with errors in words a person understands.
 
 use jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
-use kube::{Resource, ResourceExt};
+use kube::ResourceExt;
+use kube::api::{DeleteParams, ListParams, PostParams};
 use slipway_crds::env::{self, Env};
 use slipway_crds::id::{IdKind, display_id, new_id, object_name};
-use slipway_crds::labels::{self, CLI_MANAGER};
+use slipway_crds::labels::CLI_MANAGER;
+pub use slipway_crds::newrelease::NewEnv;
+use slipway_crds::newrelease::{Maker, new_release};
+use slipway_crds::pinned;
 use slipway_crds::release::newest_first;
 use slipway_crds::{App, Build, Release, ReleaseSpec};
 
@@ -54,39 +57,24 @@ pub async fn get_release(ctx: &Ctx, id: &str) -> Result<Release> {
     }
 }
 
-/// The values a release's env Secret holds, checked against the hash the release recorded.
-pub async fn secret_env(ctx: &Ctx, release: &Release) -> Result<Option<Env>> {
-    let Some(reference) = &release.spec.env_secret else {
-        return Ok(None);
-    };
-    let id = display_id(&release.name_any());
-    let broken = |why: String| Error::BrokenEnv {
-        release: id.clone(),
-        why,
-    };
-    let secret = match ctx.secrets().get_opt(&reference.name).await {
-        Ok(secret) => secret,
-        Err(kube::Error::Api(status)) if status.code == 403 => {
-            return Err(Error::NeedsEnvReader("this command".to_string()));
-        }
-        Err(err) => return Err(Error::kube(format!("reading the environment of {id}"), err)),
-    }
-    .ok_or_else(|| broken(format!("its Secret {} is missing", reference.name)))?;
-    let values = env::from_secret(&secret).map_err(|err| broken(err.to_string()))?;
-    if env::hash(&values) != reference.sha256 {
-        return Err(broken(format!(
-            "its Secret {} does not match the release",
-            reference.name
-        )));
-    }
-    Ok(Some(values))
-}
-
-/// A release's whole environment: its plain `env` plus its Secret's values.
+/// A release's whole environment: its plain `env` plus its Secret's values, checked against
+/// the hash the release recorded (`slipway_crds::pinned`).
 pub async fn release_env(ctx: &Ctx, release: &Release) -> Result<Env> {
-    let mut all = release.spec.env.clone();
-    all.extend(secret_env(ctx, release).await?.unwrap_or_default());
-    Ok(all)
+    let id = display_id(&release.name_any());
+    let secret = match pinned::secret_to_read(release) {
+        None => None,
+        Some(name) => match ctx.secrets().get_opt(name).await {
+            Ok(secret) => secret,
+            Err(kube::Error::Api(status)) if status.code == 403 => {
+                return Err(Error::NeedsEnvReader("this command".to_string()));
+            }
+            Err(err) => return Err(Error::kube(format!("reading the environment of {id}"), err)),
+        },
+    };
+    pinned::release_env(release, secret.as_ref()).map_err(|problem| Error::BrokenEnv {
+        release: id,
+        problem,
+    })
 }
 
 /// The environment to show; when the Secret may not be read, its keys with `****` and `true`.
@@ -103,74 +91,40 @@ pub async fn release_env_for_display(ctx: &Ctx, release: &Release) -> Result<(En
     }
 }
 
-/// Where a new release's environment comes from.
-#[derive(Clone, Copy)]
-pub enum NewEnv<'a> {
-    /// These values, pinned in the release's own new immutable Secret.
-    Pin(&'a Env),
-    /// The immutable Secret of this release, shared: no values are read.
-    Share(&'a Release),
-    /// No environment.
-    Empty,
-}
-
-/// Creates a release of the app with `env` (`spec.env_secret` is set from it).
+/// Creates a release of the app with `env`; a pinned Secret is made first and removed again
+/// when the Release cannot be made.
 pub async fn create_release(
     ctx: &Ctx,
     app: &App,
-    mut spec: ReleaseSpec,
+    spec: ReleaseSpec,
     env: NewEnv<'_>,
     annotations: &[(&str, &str)],
 ) -> Result<Release> {
     let name = new_id(IdKind::Release).to_ascii_lowercase();
     let id = display_id(&name);
-    let app_owner = app.owner_ref(&()).into_iter().collect::<Vec<_>>();
-    spec.env_secret = None;
-    let mut pinned = None;
-    match env {
-        NewEnv::Pin(values) => {
-            let (mut secret, reference) = env::pinned_secret(&ctx.app, &name, values);
-            // Owned by the App until the operator hands it to its Release, so a crash in between
-            // leaves no orphan.
-            secret.metadata.owner_references = Some(app_owner.clone());
-            ctx.secrets()
-                .create(&PostParams::default(), &secret)
-                .await
-                .map_err(|err| Error::kube(format!("saving the environment of {id}"), err))?;
-            pinned = Some(reference.name.clone());
-            spec.env_secret = Some(reference);
-        }
-        NewEnv::Share(source) => spec.env_secret = source.spec.env_secret.clone(),
-        NewEnv::Empty => {}
+    let annotations = annotations
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let objects = new_release(Maker::Cli, app, &name, spec, env, annotations);
+    if let Some(secret) = &objects.secret {
+        ctx.secrets()
+            .create(&PostParams::default(), secret)
+            .await
+            .map_err(|err| Error::kube(format!("saving the environment of {id}"), err))?;
     }
-    spec.app = ctx.app.clone();
-    if spec.created.is_none() {
-        spec.created = Some(slipway_crds::stamp::now_stamp());
-    }
-    let release = Release {
-        metadata: ObjectMeta {
-            name: Some(name.clone()),
-            labels: Some(labels::app_labels(&ctx.app)),
-            annotations: Some(
-                annotations
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
-            owner_references: Some(app_owner),
-            ..ObjectMeta::default()
-        },
-        spec,
-    };
     let params = PostParams {
         field_manager: Some(CLI_MANAGER.to_string()),
         ..PostParams::default()
     };
-    let created = match ctx.releases().create(&params, &release).await {
+    let created = match ctx.releases().create(&params, &objects.release).await {
         Ok(created) => created,
         Err(err) => {
-            if let Some(secret) = &pinned {
-                let _ = ctx.secrets().delete(secret, &DeleteParams::default()).await;
+            if let Some(secret) = &objects.secret {
+                let _ = ctx
+                    .secrets()
+                    .delete(&secret.name_any(), &DeleteParams::default())
+                    .await;
             }
             return Err(Error::kube(format!("creating release {id}"), err));
         }

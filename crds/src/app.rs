@@ -145,6 +145,78 @@ impl std::fmt::Display for AppPhase {
     }
 }
 
+/// The name of a service's Deployment and Service: `<app>-<service>`.
+pub fn workload_name(app: &str, service: &str) -> String {
+    format!("{app}-{service}")
+}
+
+/// Why a release failed to roll out.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum FailureReason {
+    /// A Deployment made no progress within its progress deadline.
+    ProgressDeadlineExceeded,
+    /// A container kept exiting (`pods::CRASH_LOOP_RESTARTS`).
+    CrashLoop,
+    /// A container's image cannot be pulled.
+    ImagePull,
+    /// A reason a newer operator wrote that this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// How a promotion ended.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum PromotionResult {
+    /// The release became active.
+    Succeeded,
+    /// The release failed and the one before it was rendered again.
+    RolledBack,
+    /// Another release was promoted before this one finished.
+    Superseded,
+    /// The release failed with nothing to roll back to.
+    Failed,
+    /// A result a newer operator wrote that this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl FailureReason {
+    /// The reason as written in status, Events and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::ProgressDeadlineExceeded => "ProgressDeadlineExceeded",
+            FailureReason::CrashLoop => "CrashLoop",
+            FailureReason::ImagePull => "ImagePull",
+            FailureReason::Unknown => "Unknown",
+        }
+    }
+}
+
+impl PromotionResult {
+    /// The result as written in status and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromotionResult::Succeeded => "Succeeded",
+            PromotionResult::RolledBack => "RolledBack",
+            PromotionResult::Superseded => "Superseded",
+            PromotionResult::Failed => "Failed",
+            PromotionResult::Unknown => "Unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for PromotionResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A rollout in flight.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -167,8 +239,8 @@ pub struct Rollout {
 pub struct FailedRelease {
     /// The release that failed.
     pub release: String,
-    /// Machine-readable cause: ProgressDeadlineExceeded, CrashLoop, ImagePull or Invalid.
-    pub reason: String,
+    /// Machine-readable cause: ProgressDeadlineExceeded, CrashLoop or ImagePull.
+    pub reason: FailureReason,
     /// What happened, in words a person understands.
     pub message: String,
     /// The value of spec.retry when it failed; a different value retries it.
@@ -203,7 +275,7 @@ pub struct Promotion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// Succeeded, RolledBack, Superseded or Failed.
-    pub result: String,
+    pub result: PromotionResult,
     /// When it started.
     pub started: Time,
     /// When it ended.
@@ -211,4 +283,57 @@ pub struct Promotion {
     /// Why it ended so, when it did not succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_and_reasons_are_written_as_before() {
+        let promotion: Promotion = serde_json::from_value(serde_json::json!({
+            "release": "rtwo", "from": "rone", "result": "RolledBack",
+            "started": "2026-01-01T00:00:00Z", "finished": "2026-01-01T00:00:01Z",
+            "reason": "pod web-1 is crash-looping"
+        }))
+        .unwrap();
+        assert_eq!(promotion.result, PromotionResult::RolledBack);
+        assert_eq!(
+            serde_json::to_value(&promotion).unwrap()["result"],
+            "RolledBack"
+        );
+        for result in [
+            PromotionResult::Succeeded,
+            PromotionResult::RolledBack,
+            PromotionResult::Superseded,
+            PromotionResult::Failed,
+        ] {
+            let json = serde_json::to_string(&result).unwrap();
+            assert_eq!(json, format!("\"{result}\""));
+        }
+        for reason in [
+            FailureReason::ProgressDeadlineExceeded,
+            FailureReason::CrashLoop,
+            FailureReason::ImagePull,
+        ] {
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{}\"", reason.as_str()));
+        }
+    }
+
+    #[test]
+    fn a_value_from_a_newer_operator_still_reads() {
+        let failed: FailedRelease = serde_json::from_value(serde_json::json!({
+            "release": "rtwo", "reason": "OutOfCheese", "message": "m"
+        }))
+        .unwrap();
+        assert_eq!(failed.reason, FailureReason::Unknown);
+        let result: PromotionResult = serde_json::from_str("\"Paused\"").unwrap();
+        assert_eq!(result, PromotionResult::Unknown);
+    }
+
+    #[test]
+    fn workloads_are_named_after_app_and_service() {
+        assert_eq!(workload_name("myapp", "web"), "myapp-web");
+    }
 }

@@ -13,7 +13,7 @@ use crate::release::EnvSecretRef;
 pub type Env = BTreeMap<String, String>;
 
 /// Bad environment input.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum EnvError {
     /// A `KEY=VALUE` token without `=`.
     #[error("invalid env assignment {0:?}: expected KEY=VALUE")]

@@ -3,6 +3,8 @@
 
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus, Pod};
 
+use crate::app::FailureReason;
+
 /// Restarts after which a crash-looping container fails its rollout.
 pub const CRASH_LOOP_RESTARTS: i32 = 3;
 
@@ -13,6 +15,10 @@ const IMAGE_FAILURE_REASONS: [&str; 3] =
 const IMAGE_FIRST_FAILURE: &str = "ErrImagePull";
 /// Waiting reason of a container the kubelet waits to restart.
 const CRASH_LOOP_REASON: &str = "CrashLoopBackOff";
+
+/// How the kubelet's waiting reasons end when it cannot create or start a container from its
+/// spec (`CreateContainerConfigError`: a missing Secret or key; `RunContainerError`, …).
+const CREATE_FAILURE_SUFFIX: &str = "Error";
 
 /// Why a container cannot become healthy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,10 +31,10 @@ pub enum Failure {
 
 impl Failure {
     /// The short reason recorded in status and Events.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> FailureReason {
         match self {
-            Failure::ImagePull { .. } => "ImagePull",
-            Failure::CrashLoop { .. } => "CrashLoop",
+            Failure::ImagePull { .. } => FailureReason::ImagePull,
+            Failure::CrashLoop { .. } => FailureReason::CrashLoop,
         }
     }
 
@@ -75,6 +81,23 @@ pub fn container_failure(container: &ContainerStatus) -> Option<Failure> {
     crashing.then(|| Failure::CrashLoop {
         restarts: container.restart_count,
         last_exit: last.map_or_else(|| "exited".to_owned(), exit_in_words),
+    })
+}
+
+/// Why a one-off process's container cannot start, as the kubelet's reason and message: its
+/// image cannot be pulled (judged as for a rollout: not at the first pull, which is retried)
+/// or its container cannot be made. A crash is no such case: a one-off process ends with a code.
+pub fn start_failure(container: &ContainerStatus) -> Option<(String, String)> {
+    if let Some(Failure::ImagePull { reason, message }) = container_failure(container) {
+        return Some((reason, message));
+    }
+    let waiting = container.state.as_ref()?.waiting.as_ref()?;
+    let reason = waiting.reason.as_deref()?;
+    (reason.ends_with(CREATE_FAILURE_SUFFIX) && reason != IMAGE_FIRST_FAILURE).then(|| {
+        (
+            reason.to_owned(),
+            waiting.message.clone().unwrap_or_default(),
+        )
     })
 }
 

@@ -14,11 +14,13 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
 use slipway_crds::build::{BuildPhase, BuildStatus};
 use slipway_crds::builder::{self, BuildEnv, PodOutcome, SourceService};
-use slipway_crds::env::{self, Env};
+use slipway_crds::env::Env;
 use slipway_crds::fork::{self, EnvCarry};
 use slipway_crds::labels::{self, OPERATOR_MANAGER};
 use slipway_crds::manifest::Manifest;
-use slipway_crds::release::{EnvSecretRef, newest_first};
+use slipway_crds::newrelease::{Maker, NewEnv, new_release};
+use slipway_crds::pinned;
+use slipway_crds::release::newest_first;
 use slipway_crds::{App, Build, Release, ReleaseSpec, id, order, stamp};
 
 use crate::context::Context;
@@ -115,7 +117,7 @@ async fn reconcile_build(build: &Build, ctx: &Context) -> Result<Action> {
         Step::Failed(reason) => ended(status, Err(reason)),
         Step::Built(images) => {
             let release = create_release(client, &namespace, build, &app, images).await?;
-            ended(status, Ok(release))
+            ended(status, release)
         }
     };
     report(client, build, next).await
@@ -168,6 +170,12 @@ async fn build_from_source(
         None => {
             let releases: Api<Release> = Api::namespaced(ctx.client.clone(), namespace);
             let base = env_source(&releases, app, &release_name(&build.name_any())).await?;
+            // The pod takes the base's Secret by name: it must hold what the base was made with.
+            if let Some(base) = &base
+                && let Err(reason) = release_env(&ctx.client, namespace, base).await?
+            {
+                return Ok(Step::Failed(reason));
+            }
             let mut env = BuildEnv {
                 secret: base
                     .as_ref()
@@ -228,14 +236,15 @@ async fn report(client: &kube::Client, build: &Build, status: BuildStatus) -> Re
 
 // A new Secret first, then the Release, then the Secret's owner: a Release never names a
 // missing Secret. The env comes from the base the next env change would take (the same rule as
-// the CLI, `slipway_crds::order`), so a build never inherits an env release that has not won.
+// the CLI, `slipway_crds::order`), so a build never inherits an env release that has not won;
+// a base whose env Secret is broken fails the Build (`Ok(Err(reason))`) rather than lose its env.
 async fn create_release(
     client: &kube::Client,
     namespace: &str,
     build: &Build,
     app: &App,
     images: BTreeMap<String, String>,
-) -> Result<String> {
+) -> Result<Result<String, String>> {
     let name = release_name(&build.name_any());
     let releases: Api<Release> = Api::namespaced(client.clone(), namespace);
     if let Some(existing) = releases.get_opt(&name).await? {
@@ -243,55 +252,62 @@ async fn create_release(
             // A reconcile cut short after creating it may have left its env Secret without it.
             crate::envowner::own_env(client, &existing).await?;
         }
-        return Ok(name);
+        return Ok(Ok(name));
     }
     let base = env_source(&releases, app, &name).await?;
-    let app_name = &build.spec.app;
-    let env_secret = match base.as_ref().map(|b| (fork::carry(&b.spec), b)) {
-        Some((EnvCarry::Share(reference), _)) => reference,
-        Some((EnvCarry::Merge, base)) => {
-            let env = release_env(client, namespace, base).await?;
-            create_secret(client, namespace, app_name, &name, &env).await?
+    let mut pinned = Env::new();
+    let mut shared = None;
+    if let Some(base) = &base {
+        let whole = match release_env(client, namespace, base).await? {
+            Ok(whole) => whole,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        match fork::carry(&base.spec) {
+            EnvCarry::Share(reference) => shared = Some(reference),
+            EnvCarry::Pin(plain) => pinned = plain,
+            EnvCarry::Merge => pinned = whole,
         }
-        Some((EnvCarry::Pin(env), _)) => {
-            create_secret(client, namespace, app_name, &name, &env).await?
-        }
-        None => create_secret(client, namespace, app_name, &name, &Env::new()).await?,
+    }
+    let env = match &shared {
+        Some(reference) => NewEnv::Share(reference),
+        // With no base, an empty env is pinned: every release a Build makes names a Secret.
+        None => NewEnv::Pin(&pinned),
     };
-    let mut release = Release::new(
-        &name,
-        ReleaseSpec {
-            app: build.spec.app.clone(),
-            build: Some(build.name_any()),
-            manifest: build.spec.manifest.clone(),
-            images,
-            env_secret: Some(env_secret),
-            secret_keys: base.map(|r| r.spec.secret_keys).unwrap_or_default(),
-            description: build.spec.description.clone(),
-            created: Some(stamp::now_stamp()),
-            ..ReleaseSpec::default()
-        },
-    );
-    release.metadata.labels = Some(labels::app_labels(&build.spec.app));
+    let spec = ReleaseSpec {
+        build: Some(build.name_any()),
+        manifest: build.spec.manifest.clone(),
+        images,
+        secret_keys: base.map(|r| r.spec.secret_keys).unwrap_or_default(),
+        description: build.spec.description.clone(),
+        created: Some(stamp::now_stamp()),
+        ..ReleaseSpec::default()
+    };
     // The head this env came from: the next change orders this release by it (`order`).
     let seen = fork::env_head(app).unwrap_or_default().to_string();
-    release.metadata.annotations = Some([(labels::ENV_AFTER.to_string(), seen)].into());
-    release.metadata.owner_references = app.controller_owner_ref(&()).map(|mut o| {
-        o.controller = Some(false);
-        vec![o]
-    });
+    let annotations = [(labels::ENV_AFTER.to_string(), seen)].into();
+    let objects = new_release(Maker::Build, app, &name, spec, env, annotations);
     let params = PostParams {
         field_manager: Some(OPERATOR_MANAGER.into()),
         ..Default::default()
     };
-    let created = match releases.create(&params, &release).await {
+    if let Some(secret) = &objects.secret {
+        match Api::<Secret>::namespaced(client.clone(), namespace)
+            .create(&params, secret)
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let created = match releases.create(&params, &objects.release).await {
         Ok(created) => created,
-        Err(kube::Error::Api(e)) if e.code == 409 => return Ok(name),
+        Err(kube::Error::Api(e)) if e.code == 409 => return Ok(Ok(name)),
         Err(e) => return Err(e.into()),
     };
     crate::envowner::own_env(client, &created).await?;
     tracing::info!(release = name, "Created release from build");
-    Ok(name)
+    Ok(Ok(name))
 }
 
 /// The release a build takes its env from: the env of the next change's base (`order::base`).
@@ -305,39 +321,29 @@ async fn env_source(releases: &Api<Release>, app: &App, except: &str) -> Result<
     Ok(order::base(&list, fork::env_head(app)).map(|base| base.env.clone()))
 }
 
-/// The full env of a release: plain values plus its pinned Secret.
-async fn release_env(client: &kube::Client, namespace: &str, release: &Release) -> Result<Env> {
-    let mut env = release.spec.env.clone();
-    if let Some(reference) = &release.spec.env_secret
-        && let Some(secret) = Api::<Secret>::namespaced(client.clone(), namespace)
-            .get_opt(&reference.name)
-            .await?
-    {
-        env.extend(env::from_secret(&secret).unwrap_or_default());
-    }
-    Ok(env)
-}
-
-async fn create_secret(
+/// The whole env of `release`, checked against its Secret (`slipway_crds::pinned`), or why
+/// it cannot be taken, as a Build's reason.
+async fn release_env(
     client: &kube::Client,
     namespace: &str,
-    app: &str,
-    release: &str,
-    env: &Env,
-) -> Result<EnvSecretRef> {
-    let (secret, reference) = env::pinned_secret(app, release, env);
-    let params = PostParams {
-        field_manager: Some(OPERATOR_MANAGER.into()),
-        ..Default::default()
+    release: &Release,
+) -> Result<Result<Env, String>> {
+    let secret = match pinned::secret_to_read(release) {
+        Some(name) => {
+            Api::<Secret>::namespaced(client.clone(), namespace)
+                .get_opt(name)
+                .await?
+        }
+        None => None,
     };
-    match Api::<Secret>::namespaced(client.clone(), namespace)
-        .create(&params, &secret)
-        .await
-    {
-        Ok(_) => Ok(reference),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(reference),
-        Err(e) => Err(e.into()),
-    }
+    Ok(
+        pinned::release_env(release, secret.as_ref()).map_err(|problem| {
+            format!(
+                "the environment of release {} is unusable: {problem}",
+                id::display_id(&release.name_any())
+            )
+        }),
+    )
 }
 
 fn error_policy(build: Arc<Build>, error: &Error, ctx: Arc<Context>) -> Action {

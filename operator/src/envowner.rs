@@ -9,11 +9,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use slipway_crds::{Release, env, fork};
@@ -21,32 +22,22 @@ use slipway_crds::{Release, env, fork};
 use crate::context::Context;
 use crate::error::{Error, Result};
 
-/// Runs the env owner controller over `releases` until shutdown.
-pub async fn run(ctx: Arc<Context>, releases: Api<Release>) {
+/// Runs the env owner controller until shutdown over the Releases the App controller's watch
+/// keeps in `store` and sends to `releases` (one watch and one store of every Release, not two).
+pub async fn run(
+    ctx: Arc<Context>,
+    store: Store<Release>,
+    releases: impl Stream<Item = Release> + Send + 'static,
+) {
     // A restart looks at every Release once (a metadata read each): a few at a time.
     let config = controller::Config::default().concurrency(4);
-    let (store, writer) = reflector::store();
-    let events = watcher(releases, watcher::Config::default().page_size(100))
-        .modify(|release: &mut Release| {
-            // Only the name, uid, app and env Secret are read: the rest weighed most.
-            release.managed_fields_mut().clear();
-            release.spec.manifest.clear();
-            release.spec.images.clear();
-            release.spec.env.clear();
-        })
-        .reflect(writer)
-        .backoff(crate::watch::Quick::default())
-        .applied_objects();
-    Controller::for_stream(
-        crate::watch::without_errors(events, "env-owner", ctx.metrics.clone()),
-        store,
-    )
-    .trigger_backoff(crate::watch::Quick::default())
-    .with_config(config)
-    .shutdown_on_signal()
-    .run(reconcile, error_policy, ctx)
-    .for_each(|_| futures::future::ready(()))
-    .await;
+    Controller::for_stream(releases.map(Ok::<_, watcher::Error>), store)
+        .trigger_backoff(crate::watch::Quick::default())
+        .with_config(config)
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
 }
 
 async fn reconcile(release: Arc<Release>, ctx: Arc<Context>) -> Result<Action> {

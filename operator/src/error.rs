@@ -1,6 +1,6 @@
-//! The operator's one error type.
+//! The error of the Build and env owner controllers; the App controller has one per step (`app::AppError`).
 
-/// What can go wrong in a reconcile.
+/// What can go wrong in a Build or env owner reconcile.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A Kubernetes API call failed.

@@ -19,6 +19,7 @@ use futures::future::join_all;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::ListParams;
+use kube::runtime::reflector;
 use kube::{Api, Client};
 use slipway_crds::{App, Build, Release};
 
@@ -174,17 +175,24 @@ async fn run(flags: Flags) -> Result<(), String> {
     tracing::info!(namespaces = ?flags.namespaces, "Started controllers");
     let controllers = scopes.into_iter().flat_map(|ns| {
         let ns = ns.as_deref();
+        let (release_store, writer) = reflector::store();
+        let (seen, releases) = futures::channel::mpsc::unbounded();
+        let release_watch = app::ReleaseWatch {
+            api: scoped(&client, ns),
+            writer,
+            seen,
+        };
         let app_controller = app::run(
             ctx.clone(),
             flags.concurrency,
             scoped(&client, ns),
-            scoped(&client, ns),
+            release_watch,
             scoped::<Deployment>(&client, ns),
             scoped::<Service>(&client, ns),
             scoped::<Pod>(&client, ns),
         );
         let build_controller = build::run(ctx.clone(), scoped(&client, ns), scoped(&client, ns));
-        let envowner_controller = envowner::run(ctx.clone(), scoped(&client, ns));
+        let envowner_controller = envowner::run(ctx.clone(), release_store, releases);
         [
             Box::pin(app_controller) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
             Box::pin(build_controller),

@@ -12,6 +12,7 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use kube::ResourceExt;
 use kube::api::ListParams;
+use slipway_crds::app::workload_name;
 use slipway_crds::manifest::Manifest;
 use slipway_crds::{Release, labels};
 
@@ -160,7 +161,7 @@ pub async fn objects_at_rest(ns: &TestNamespace, app: &str, release: &str) -> Re
     let err = |e: kube::Error| e.to_string();
     let rel = ns.api::<Release>().get(release).await.map_err(err)?;
     let manifest = Manifest::parse(&rel.spec.manifest).map_err(|e| e.to_string())?;
-    let name = |s: &str| format!("{app}-{s}");
+    let name = |s: &str| workload_name(app, s);
     let want_deployments: BTreeSet<String> = manifest.services.keys().map(|s| name(s)).collect();
     let want_services: BTreeSet<String> = manifest
         .services

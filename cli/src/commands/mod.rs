@@ -4,6 +4,8 @@ pub mod apps;
 pub mod builds;
 pub mod env;
 pub mod logs;
+#[cfg(test)]
+pub mod mockapi;
 pub mod ps;
 pub mod releases;
 pub mod run;

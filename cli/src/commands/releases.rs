@@ -294,7 +294,7 @@ async fn copy_release(
     fork: envchange::Fork,
     env_source: &Release,
     command: &str,
-    mut spec: ReleaseSpec,
+    spec: ReleaseSpec,
 ) -> Result<Release> {
     let (app, annotations) = (&fork.app, &fork.annotations);
     let annotations: Vec<(&str, &str)> = annotations
@@ -303,10 +303,9 @@ async fn copy_release(
         .collect();
     let create = |spec, env| store::create_release(ctx, app, spec, env, &annotations);
     // The CLI never puts values in a CR: a hand-written source's plain values go into a Secret.
-    spec.env.clear();
     match fork::carry(&env_source.spec) {
         // Deploying needs no read access to env values: the new release names the same Secret.
-        EnvCarry::Share(_) => create(spec, NewEnv::Share(env_source)).await,
+        EnvCarry::Share(reference) => create(spec, NewEnv::Share(&reference)).await,
         EnvCarry::Pin(values) if values.is_empty() => create(spec, NewEnv::Empty).await,
         EnvCarry::Pin(values) => create(spec, NewEnv::Pin(&values)).await,
         EnvCarry::Merge => {
@@ -317,6 +316,9 @@ async fn copy_release(
         }
     }
 }
+
+#[cfg(test)]
+mod rollback_tests;
 
 #[cfg(test)]
 mod tests {

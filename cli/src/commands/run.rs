@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::api::{AttachParams, DeleteParams, LogParams, ObjectMeta, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
+use slipway_crds::app::workload_name;
 use slipway_crds::id::{IdKind, display_id, new_id};
 use slipway_crds::labels::{self, CLI_MANAGER};
 use slipway_crds::manifest::Manifest;
@@ -117,7 +118,7 @@ pub fn run_pod(
     };
     Ok(Pod {
         metadata: ObjectMeta {
-            name: Some(format!("{name}-{service}-run-{suffix}")),
+            name: Some(format!("{}-run-{suffix}", workload_name(&name, service))),
             labels: Some(tags),
             owner_references: Some(app.owner_ref(&()).into_iter().collect()),
             ..ObjectMeta::default()
@@ -148,11 +149,10 @@ fn progress(pod: &Pod) -> std::result::Result<Option<Option<i32>>, String> {
     if state.running.is_some() {
         return Ok(Some(None));
     }
-    match state.waiting.and_then(|w| w.reason.map(|r| (r, w.message))) {
-        Some((r, m)) if r.contains("ImagePull") || r.contains("Err") || r.contains("Invalid") => {
-            Err(format!("{r}: {}", m.unwrap_or_default()))
-        }
-        _ => Ok(None),
+    // The rule a rollout follows too: the first failed pull is retried, so it is no verdict yet.
+    match slipway_crds::pods::start_failure(c) {
+        Some((reason, message)) => Err(format!("{reason}: {message}")),
+        None => Ok(None),
     }
 }
 

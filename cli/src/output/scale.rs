@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use slipway_crds::ServiceSettings;
-use slipway_crds::app::ServiceStatus;
+use slipway_crds::app::{ServiceStatus, workload_name};
 use slipway_crds::manifest::Manifest;
 
 use super::table::table;
@@ -92,7 +92,7 @@ pub fn service_rows(manifest: &Manifest, app: &str, namespace: &str) -> Vec<Serv
             domain: service
                 .port
                 .as_ref()
-                .map(|_| format!("{app}-{name}.{namespace}.svc.cluster.local"))
+                .map(|_| format!("{}.{namespace}.svc.cluster.local", workload_name(app, name)))
                 .unwrap_or_default(),
             ports: service
                 .port

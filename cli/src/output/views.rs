@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
+use slipway_crds::app::FailureReason;
 use slipway_crds::id::display_id;
 use slipway_crds::{App, AppPhase, Build, BuildPhase};
 
@@ -64,7 +65,7 @@ pub struct FailedView {
     /// Release that failed.
     pub release: String,
     /// Machine-readable cause.
-    pub reason: String,
+    pub reason: FailureReason,
     /// What happened.
     pub message: String,
 }

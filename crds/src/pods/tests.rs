@@ -81,7 +81,7 @@ fn an_image_that_cannot_be_pulled_fails_after_the_first_retry() {
         "ready: false\nrestartCount: 0\nstate:\n  waiting: {reason: ImagePullBackOff, message: 'Back-off pulling image \"r/x:nope\"'}\n",
     );
     let failure = container_failure(&backoff).expect("a pull failure");
-    assert_eq!(failure.reason(), "ImagePull");
+    assert_eq!(failure.reason(), FailureReason::ImagePull);
     assert_eq!(
         failure.describe("web-1"),
         "pod web-1 cannot pull its image (ImagePullBackOff): Back-off pulling image \"r/x:nope\""
@@ -99,4 +99,35 @@ fn trouble_is_any_sign_that_can_become_a_failure() {
     assert!(!in_trouble(&pod_with(
         "ready: false\nrestartCount: 0\nstate:\n  waiting: {reason: ContainerCreating}\n"
     )));
+}
+
+#[test]
+fn a_one_off_process_fails_to_start_by_the_same_image_rule() {
+    // The first pull failure is retried by the kubelet, for a rollout and for `convox run` alike.
+    let first = container(
+        "ready: false\nrestartCount: 0\nstate:\n  waiting: {reason: ErrImagePull, message: not found}\n",
+    );
+    assert_eq!(container_failure(&first), None);
+    assert_eq!(start_failure(&first), None);
+    let backoff = container(
+        "ready: false\nrestartCount: 0\nstate:\n  waiting: {reason: ImagePullBackOff, message: back-off}\n",
+    );
+    assert_eq!(
+        start_failure(&backoff),
+        Some(("ImagePullBackOff".into(), "back-off".into()))
+    );
+    let no_secret = container(
+        "ready: false\nrestartCount: 0\nstate:\n  waiting: {reason: CreateContainerConfigError, message: secret \"r-env\" not found}\n",
+    );
+    assert_eq!(
+        start_failure(&no_secret),
+        Some((
+            "CreateContainerConfigError".into(),
+            "secret \"r-env\" not found".into()
+        ))
+    );
+    let creating = container(
+        "ready: false\nrestartCount: 0\nstate:\n  waiting: {reason: ContainerCreating}\n",
+    );
+    assert_eq!(start_failure(&creating), None);
 }

@@ -1,14 +1,14 @@
 //! Apply: server-side apply of rendered objects, removal of services that left, the status patch.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,8 +16,10 @@ use slipway_crds::app::AppStatus;
 use slipway_crds::labels::{self, OPERATOR_MANAGER};
 use slipway_crds::{App, Release};
 
+use super::error::AppError;
 use super::render::{RENDER_HASH, Rendered};
-use crate::error::Result;
+
+type Result<T, E = AppError> = std::result::Result<T, E>;
 
 /// The objects of one App that exist now.
 pub struct Live {
@@ -25,6 +27,8 @@ pub struct Live {
     pub deployments: Vec<Deployment>,
     /// Services labelled with the App.
     pub services: Vec<Service>,
+    /// Pods labelled with the App, trimmed (see [`trim_pod`]).
+    pub pods: Vec<Pod>,
 }
 
 /// The Deployments and Services Slipway made, as the operator's own watches see them.
@@ -36,25 +40,34 @@ pub struct Stores {
     pub services: Store<Service>,
     /// Every Release, without its manifest, images and env (see [`trim_release`]).
     pub releases: Store<Release>,
+    /// Pods labelled managed-by Slipway, trimmed (see [`trim_pod`]).
+    pub pods: Store<Pod>,
     ready: Shared<BoxFuture<'static, ()>>,
 }
 
 impl Stores {
-    /// Stores fed by the controller's watches.
+    /// Stores fed by the controller's watches; `releases_listed` resolves once the Release
+    /// watch has listed everything.
+    // The release store's own wait is not used: the env owner controller, which reads the same
+    // store, waits on it too, and a store's wait wakes only the latest of the tasks waiting on
+    // it (so one of the two controllers slept for good).
     pub fn new(
         deployments: Store<Deployment>,
         services: Store<Service>,
         releases: Store<Release>,
+        pods: Store<Pod>,
+        releases_listed: BoxFuture<'static, ()>,
     ) -> Stores {
-        let (d, s, r) = (deployments.clone(), services.clone(), releases.clone());
-        // One shared wait: a store's own wait wakes only the latest of the tasks waiting on it,
-        // so reconciles that waited side by side at start could sleep forever.
+        let (d, s, p) = (deployments.clone(), services.clone(), pods.clone());
+        // One shared wait, for the same reason: reconciles that waited side by side at start
+        // could sleep forever.
         let ready = async move {
             // An error means the watches are gone: the controller is stopping anyway.
-            let _ = futures::future::join3(
+            let _ = futures::future::join4(
                 d.wait_until_ready(),
                 s.wait_until_ready(),
-                r.wait_until_ready(),
+                p.wait_until_ready(),
+                releases_listed,
             )
             .await;
         }
@@ -64,6 +77,7 @@ impl Stores {
             deployments,
             services,
             releases,
+            pods,
             ready,
         }
     }
@@ -79,6 +93,11 @@ impl Stores {
             .collect()
     }
 
+    /// Release `name` in `namespace` as the watch holds it (trimmed), if it holds it yet.
+    pub fn release(&self, namespace: &str, name: &str) -> Option<Arc<Release>> {
+        self.releases.get(&ObjectRef::new(name).within(namespace))
+    }
+
     /// Waits until the watches have listed everything once, so nothing looks missing.
     pub async fn ready(&self) {
         self.ready.clone().await;
@@ -90,6 +109,7 @@ impl Stores {
         Live {
             deployments: of_app(self.deployments.state(), namespace, app),
             services: of_app(self.services.state(), namespace, app),
+            pods: of_app(self.pods.state(), namespace, app),
         }
     }
 }
@@ -157,7 +177,8 @@ async fn apply_one<K>(
     ran: &[&str],
 ) -> Result<(K, Option<String>)>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    K: k8s_openapi::Resource
+        + Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + Serialize
         + DeserializeOwned
@@ -178,17 +199,30 @@ where
     // made. A read, only in this rare case, tells a deletion by hand from that lag (a LIST by
     // name: the operator's role has list, not get).
     let service = wanted.labels().get(labels::SERVICE).map(String::as_str);
+    let failed = |verb| {
+        let name = name.clone();
+        move |source| AppError::Apply {
+            verb,
+            kind: K::KIND,
+            name,
+            source,
+        }
+    };
     let gone = current.is_none()
         && service.is_some_and(|s| ran.contains(&s))
         && api
             .list_metadata(&ListParams::default().fields(&format!("metadata.name={name}")))
-            .await?
+            .await
+            .map_err(failed("reading"))?
             .items
             .is_empty();
     let mut object = wanted.clone();
     object.meta_mut().managed_fields = None;
     let params = PatchParams::apply(OPERATOR_MANAGER).force();
-    let applied = api.patch(&name, &params, &Patch::Apply(&object)).await?;
+    let applied = api
+        .patch(&name, &params, &Patch::Apply(&object))
+        .await
+        .map_err(failed("applying"))?;
     tracing::info!(name, kind = %K::kind(&()), "Applied");
     let note = super::drift::restored(wanted, current, &applied, gone).map(|how| {
         tracing::warn!(name, kind = %K::kind(&()), how, "Restored drift");
@@ -214,13 +248,43 @@ fn foreign_spec_edit(m: &ManagedFieldsEntry) -> bool {
             .is_some_and(|spec| spec.keys().any(|k| k != "f:replicas"))
 }
 
-/// Drops what the release store never reads (manifest, images, env, managedFields): it holds
-/// every Release, and the manifests were most of their weight.
+/// Keeps of a Release what the release store's readers use (its name and uid, app, env Secret's
+/// name, creation stamps, labels, and the keys of GitOps tracking annotations): it holds every
+/// Release, and the rest (manifests most of all) was nearly all of their weight.
 pub fn trim_release(release: &mut Release) {
-    release.managed_fields_mut().clear();
-    release.spec.manifest.clear();
-    release.spec.images.clear();
-    release.spec.env.clear();
+    let meta = &mut release.metadata;
+    meta.managed_fields = None;
+    meta.owner_references = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.retain(|key, _| labels::is_tracking_key(key));
+        annotations.values_mut().for_each(String::clear);
+    }
+    let spec = &mut release.spec;
+    spec.manifest = String::new();
+    spec.images.clear();
+    spec.env.clear();
+    spec.secret_keys.clear();
+    spec.description = String::new();
+    spec.build = None;
+    spec.rollback_of = None;
+    spec.created_from = None;
+    if let Some(reference) = spec.env_secret.as_mut() {
+        reference.keys.clear();
+        reference.sha256 = String::new();
+    }
+}
+
+/// Keeps of a Pod what the rollout reads (labels, deletion, container states): the store
+/// holds every pod Slipway runs.
+pub fn trim_pod(pod: &mut Pod) {
+    pod.managed_fields_mut().clear();
+    pod.annotations_mut().clear();
+    pod.spec = None;
+    if let Some(status) = pod.status.as_mut() {
+        status.conditions = None;
+        status.pod_ips = None;
+        status.host_ips = None;
+    }
 }
 
 /// Keeps of an object's managedFields only what [`edited_elsewhere`] looks at (usually nothing):
@@ -251,7 +315,8 @@ pub async fn prune(
 
 async fn delete<K>(client: &kube::Client, namespace: &str, name: &str) -> Result<()>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    K: k8s_openapi::Resource
+        + Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + DeserializeOwned
         + std::fmt::Debug,
@@ -263,11 +328,16 @@ where
             Ok(())
         }
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(source) => Err(AppError::Apply {
+            verb: "deleting",
+            kind: K::KIND,
+            name: name.to_string(),
+            source,
+        }),
     }
 }
 
-/// Creates the immutable env Secret of a hand-written release unless it exists.
+/// Creates the immutable env Secret of a hand-written release (resolve found none).
 pub async fn ensure_secret(
     client: &kube::Client,
     namespace: &str,
@@ -275,9 +345,6 @@ pub async fn ensure_secret(
     app: &App,
 ) -> Result<()> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    if api.get_metadata_opt(&secret.name_any()).await?.is_some() {
-        return Ok(());
-    }
     let mut secret = secret.clone();
     secret.metadata.owner_references = app.controller_owner_ref(&()).map(|o| vec![o]);
     match api
@@ -292,7 +359,10 @@ pub async fn ensure_secret(
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(source) => Err(AppError::EnvSecret {
+            secret: secret.name_any(),
+            source,
+        }),
     }
 }
 
@@ -307,9 +377,12 @@ pub async fn patch_status(client: &kube::Client, app: &App, status: &AppStatus) 
         "status": status,
     });
     let params = PatchParams::apply(OPERATOR_MANAGER).force();
-    Ok(api
-        .patch_status(&app.name_any(), &params, &Patch::Apply(&patch))
-        .await?)
+    api.patch_status(&app.name_any(), &params, &Patch::Apply(&patch))
+        .await
+        .map_err(|source| AppError::Report {
+            app: app.name_any(),
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -335,6 +408,28 @@ mod tests {
         let found = super::of_app(all, "a", "web");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].metadata.namespace.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_trimmed_release_keeps_what_cleanup_and_resolve_read() {
+        let mut release: slipway_crds::Release = serde_json::from_value(json!({
+            "apiVersion": "slipway.dev/v1alpha1", "kind": "Release",
+            "metadata": { "name": "rone", "uid": "u", "annotations": {
+                "argocd.argoproj.io/tracking-id": "myapp:slipway.dev/Release:ns/rone",
+                "kubectl.kubernetes.io/last-applied-configuration": "{ a whole manifest }" } },
+            "spec": { "app": "myapp", "manifest": "services: {}", "created": "2026-01-01T00:00:00Z",
+                "envSecret": { "name": "rone-env", "keys": ["FOO"], "sha256": "abc" } },
+        }))
+        .unwrap();
+        super::trim_release(&mut release);
+        let annotations = release.metadata.annotations.as_ref();
+        assert!(slipway_crds::labels::is_gitops_tracked(None, annotations));
+        // kubectl apply's copy of the whole manifest marks it too; only its key is kept.
+        assert!(annotations.unwrap().values().all(String::is_empty));
+        assert_eq!(release.metadata.uid.as_deref(), Some("u"));
+        assert_eq!(release.spec.env_secret.unwrap().name, "rone-env");
+        assert!(release.spec.manifest.is_empty());
+        assert!(release.spec.created.is_some());
     }
 
     #[test]

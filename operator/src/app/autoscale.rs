@@ -3,7 +3,8 @@
 //!
 //! HPAs are written only in a pass that applies their Deployment (a new release, or a changed
 //! template), so a converged App costs no extra request; the HPA owns the replica count from then
-//! on, and render keeps the live count across promotes.
+//! on, and render keeps the live count across promotes. An HPA is deleted only when the service
+//! stops autoscaling (its Deployment was rendered with [`AUTOSCALED`]).
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::{
@@ -13,12 +14,13 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
+use slipway_crds::app::workload_name;
 use slipway_crds::labels::{self, OPERATOR_MANAGER};
 use slipway_crds::manifest;
 
+use super::error::AppError;
 use super::plan::Plan;
-use super::render::{RENDER_HASH, object_name};
-use crate::error::Result;
+use super::render::{AUTOSCALED, RENDER_HASH};
 
 /// The HPA of an autoscaled service on its applied Deployment (whose UID makes it the owner).
 pub fn autoscaler(
@@ -27,7 +29,7 @@ pub fn autoscaler(
     deployment: &Deployment,
 ) -> Option<HorizontalPodAutoscaler> {
     let (min, max) = service.scale.autoscale()?;
-    let name = object_name(&plan.app, &service.name);
+    let name = workload_name(&plan.app, &service.name);
     let metric = |resource: &str, percent: Option<u32>| {
         percent.map(|p| MetricSpec {
             type_: "Resource".into(),
@@ -93,10 +95,10 @@ pub async fn apply(
     namespace: &str,
     plan: &Plan,
     (wanted, live, applied): (&[Deployment], &[Deployment], &[Deployment]),
-) -> Result<()> {
+) -> Result<(), AppError> {
     let api: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), namespace);
     for service in plan.manifest.services.values() {
-        let name = object_name(&plan.app, &service.name);
+        let name = workload_name(&plan.app, &service.name);
         let named = |d: &&Deployment| d.name_any() == name;
         let (Some(want), Some(now)) = (wanted.iter().find(named), applied.iter().find(named))
         else {
@@ -105,20 +107,37 @@ pub async fn apply(
         if !applied_now(want, live) {
             continue;
         }
+        // A Deployment that never autoscaled has no HPA to delete: a promote costs no DELETE.
+        let had_one = live
+            .iter()
+            .find(|d| d.name_any() == name)
+            .is_some_and(|d| d.annotations().contains_key(AUTOSCALED));
         match autoscaler(plan, service, now) {
+            None if !had_one => {}
             Some(hpa) => {
                 let params = PatchParams::apply(OPERATOR_MANAGER).force();
-                api.patch(&name, &params, &Patch::Apply(&hpa)).await?;
+                api.patch(&name, &params, &Patch::Apply(&hpa))
+                    .await
+                    .map_err(|source| failed("applying", &name, source))?;
                 tracing::info!(name, kind = %HorizontalPodAutoscaler::kind(&()), "Applied");
             }
             None => match api.delete(&name, &DeleteParams::background()).await {
                 Ok(_) => tracing::info!(name, kind = "HorizontalPodAutoscaler", "Deleted"),
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
-                Err(e) => return Err(e.into()),
+                Err(source) => return Err(failed("deleting", &name, source)),
             },
         }
     }
     Ok(())
+}
+
+fn failed(verb: &'static str, name: &str, source: kube::Error) -> AppError {
+    AppError::Apply {
+        verb,
+        kind: "HorizontalPodAutoscaler",
+        name: name.to_string(),
+        source,
+    }
 }
 
 #[cfg(test)]

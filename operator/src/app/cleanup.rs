@@ -2,56 +2,67 @@
 
 use std::collections::BTreeSet;
 
-use kube::api::{DeleteParams, ListParams};
+use kube::api::DeleteParams;
 use kube::{Api, ResourceExt};
 use slipway_crds::app::AppStatus;
 use slipway_crds::release::newest_first;
 use slipway_crds::{App, Release, fork, labels};
 
-use crate::error::Result;
+use super::error::AppError;
 
-/// Deletes releases of `app` (from the release store) beyond its history limit, sparing the
-/// protected ones; costs no API call while nothing expired.
+/// Deletes releases of `app` beyond its history limit, sparing the protected ones; reads only
+/// `releases` (the release store, trimmed), so it costs no API call while nothing expired.
+/// `in_use` names the env Secrets of the releases this pass resolved.
 pub async fn releases(
     client: &kube::Client,
     namespace: &str,
     app: &App,
     statuses: &[&AppStatus],
     releases: Vec<Release>,
-) -> Result<()> {
+    in_use: &[&str],
+) -> Result<(), AppError> {
     let limit = usize::try_from(app.spec.history_limit()).unwrap_or(usize::MAX);
     let protect = statuses
         .iter()
         .flat_map(|status| protected(app, status))
         .collect();
     let doomed = expired(releases.clone(), limit, &protect);
-    if doomed.is_empty() {
-        return Ok(());
-    }
     let api: Api<Release> = Api::namespaced(client.clone(), namespace);
-    // The store can lag a release made a moment ago (a rollback copy sharing a doomed
-    // release's Secret): read the app's releases afresh, once, before deleting any.
-    let releases = api
-        .list(&ListParams::default().fields(&format!("spec.app={}", app.name_any())))
-        .await?
-        .items;
     for name in doomed {
+        let failed = |source| AppError::Cleanup {
+            release: name.clone(),
+            source,
+        };
         // A release that shares this one's env Secret may not own it yet (the operator adds
         // owners as it sees new releases): make sure it does, or the Secret would go with this.
+        // One made so recently that the store lacks it is adopted by the env owner controller
+        // as it sees it, before the garbage collector gets to the Secret.
         let secret = releases
             .iter()
             .find(|r| r.name_any() == name)
             .and_then(|r| r.spec.env_secret.as_ref())
             .map(|s| s.name.clone());
-        for sharer in releases.iter().filter(|r| {
-            r.name_any() != name && r.spec.env_secret.as_ref().map(|s| &s.name) == secret.as_ref()
-        }) {
-            crate::envowner::own_env(client, sharer).await?;
+        let sharers: Vec<&Release> = releases
+            .iter()
+            .filter(|r| {
+                r.name_any() != name
+                    && r.spec.env_secret.as_ref().map(|s| &s.name) == secret.as_ref()
+            })
+            .collect();
+        // The release this pass runs shares it, and the store does not hold that one yet (a
+        // rollback copy of an expired release, made a moment ago): a later pass deletes it.
+        if sharers.is_empty() && secret.as_deref().is_some_and(|s| in_use.contains(&s)) {
+            continue;
+        }
+        for sharer in sharers {
+            crate::envowner::own_env(client, sharer)
+                .await
+                .map_err(failed)?;
         }
         match api.delete(&name, &DeleteParams::background()).await {
             Ok(_) => tracing::info!(release = name, "Deleted expired release"),
             Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(failed(e.into())),
         }
     }
     Ok(())

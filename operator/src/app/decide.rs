@@ -82,7 +82,7 @@ mod tests {
             release: release.map(String::from),
             failed_release: failed.map(|(r, retry)| FailedRelease {
                 release: r.into(),
-                reason: "CrashLoop".into(),
+                reason: slipway_crds::app::FailureReason::CrashLoop,
                 message: String::new(),
                 retry,
             }),

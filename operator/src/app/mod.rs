@@ -1,13 +1,14 @@
 //! The App controller: make the release named by `App.spec.release` real, and report what runs.
 //!
-//! Pipeline: resolve -> decide -> render -> apply -> observe rollout -> status.
+//! Each pass: choose (resolve the desired release, decide, resolve the target) -> converge
+//! (render, apply, observe the rollout) -> report (status, Events, promotions) -> clean up.
 
 mod apply;
 mod autoscale;
 mod cleanup;
-mod counted;
 mod decide;
 mod drift;
+mod error;
 #[cfg(test)]
 mod fixtures;
 mod plan;
@@ -15,47 +16,64 @@ mod render;
 mod resolve;
 mod rollout;
 mod status;
+#[cfg(test)]
+mod tests;
 mod written;
 
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::ListParams;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
+use kube::runtime::utils::PredicateConfig;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
-use slipway_crds::app::ServiceStatus;
+use slipway_crds::app::{AppStatus, ServiceStatus};
 use slipway_crds::{App, Release, builder, labels};
 
 use crate::context::Context;
-use crate::error::{Error, Result};
 use crate::watch;
 use decide::Mode;
+pub use error::AppError;
+use resolve::{Lookup, Resolution, Resolutions, Resolved};
 use rollout::RolloutState;
-use status::Observation;
+use status::{Observation, Report};
 
 /// How often a converged App is looked at again.
 const RESYNC: Duration = Duration::from_secs(300);
 /// How often an App is looked at while something moves or waits.
 const WHILE_MOVING: Duration = Duration::from_secs(10);
+/// The shortest time between two status writes that change only ready counts.
+const COUNTS_EVERY: Duration = Duration::from_secs(2);
 
 /// Objects per page of a watch's first list.
 const WATCH_PAGE: u32 = 100;
 
-/// What App reconciles share: the operator's context, the stores of what runs, and the
-/// promotions already counted.
+/// What App reconciles share: the operator's context, the stores of what runs, the releases
+/// resolved lately and the statuses written last.
 struct AppContext {
     ctx: Arc<Context>,
     stores: apply::Stores,
-    counted: counted::Counted,
+    resolutions: Arc<Resolutions>,
     written: written::Written,
+}
+
+/// The Release watch the App controller shares: the store it fills, and where it sends every
+/// Release it sees (trimmed) for the env owner controller.
+pub struct ReleaseWatch {
+    /// The Releases to watch.
+    pub api: Api<Release>,
+    /// Fills the store both controllers read.
+    pub writer: reflector::store::Writer<Release>,
+    /// Where each Release seen goes, for the env owner controller.
+    pub seen: futures::channel::mpsc::UnboundedSender<Release>,
 }
 
 /// Runs the App controller over `api` until shutdown, reconciling at most `concurrency` Apps at once.
@@ -63,7 +81,7 @@ pub async fn run(
     ctx: Arc<Context>,
     concurrency: u16,
     apps: Api<App>,
-    releases: Api<Release>,
+    releases: ReleaseWatch,
     deployments: Api<Deployment>,
     services: Api<Service>,
     pods: Api<Pod>,
@@ -91,17 +109,49 @@ pub async fn run(
         .reflect(writer)
         .backoff(watch::Quick::default())
         .touched_objects();
-    let (release_store, writer) = reflector::store();
-    let release_events = watcher(releases, paged.clone())
+    let resolutions = Arc::new(Resolutions::default());
+    let forget = resolutions.clone();
+    let release_store = releases.writer.as_reader();
+    let seen = releases.seen;
+    let (listed, releases_listed) = futures::channel::oneshot::channel();
+    let mut listed = Some(listed);
+    let release_events = watcher(releases.api, paged.clone())
+        .inspect_ok(move |event| match event {
+            watcher::Event::Delete(release) => forget.forget(release),
+            // A fresh list after a lost watch may hide deletions: start over.
+            watcher::Event::Init => forget.clear(),
+            watcher::Event::InitDone => {
+                if let Some(listed) = listed.take() {
+                    let _ = listed.send(());
+                }
+            }
+            _ => {}
+        })
         .modify(apply::trim_release)
+        .reflect(releases.writer)
+        .backoff(watch::Quick::default())
+        .touched_objects()
+        .inspect_ok(move |release| {
+            // Closed only when the env owner controller stopped: the operator is stopping.
+            let _ = seen.unbounded_send(release.clone());
+        });
+    let (pod_store, writer) = reflector::store();
+    let pod_events = watcher(pods, managed)
+        .modify(apply::trim_pod)
         .reflect(writer)
         .backoff(watch::Quick::default())
         .touched_objects();
     let metrics = ctx.metrics.clone();
     let ctx = Arc::new(AppContext {
         ctx,
-        stores: apply::Stores::new(deployment_store, service_store, release_store),
-        counted: Default::default(),
+        stores: apply::Stores::new(
+            deployment_store,
+            service_store,
+            release_store,
+            pod_store,
+            releases_listed.map(|_| ()).boxed(),
+        ),
+        resolutions,
         written: Default::default(),
     });
     // Apps are kept without managedFields: reconcile never reads them, and they weighed most.
@@ -110,11 +160,10 @@ pub async fn run(
         .modify(|app: &mut App| app.managed_fields_mut().clear())
         .reflect(writer)
         .backoff(watch::Quick::default())
-        .touched_objects();
+        .touched_objects()
+        // The operator's own status writes bring no pass: the pass that wrote knew what it wrote.
+        .predicate_filter(intent, PredicateConfig::default());
     metrics.report_apps(app_store.clone());
-    let pod_events = watcher(pods, managed)
-        .backoff(watch::Quick::default())
-        .touched_objects();
     Controller::for_stream(
         watch::without_errors(app_events, "apps", metrics.clone()),
         app_store,
@@ -158,8 +207,20 @@ pub async fn run(
     .await;
 }
 
+/// What a person asked of an App: its identity, spec, labels and annotations (the env head
+/// among them), hashed. The status is not in it: it is the operator's own answer.
+fn intent(app: &App) -> Option<u64> {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    app.uid().hash(&mut hasher);
+    app.metadata.generation.hash(&mut hasher);
+    app.labels().hash(&mut hasher);
+    app.annotations().hash(&mut hasher);
+    app.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
 #[tracing::instrument(skip_all, fields(app = %app.name_any(), namespace = app.namespace().unwrap_or_default()))]
-async fn reconcile(app: Arc<App>, ctx: Arc<AppContext>) -> Result<Action> {
+async fn reconcile(app: Arc<App>, ctx: Arc<AppContext>) -> Result<Action, AppError> {
     let started = Instant::now();
     // Never decide from a status older than the one this process wrote last.
     let app = ctx.written.fresher(&app);
@@ -168,115 +229,224 @@ async fn reconcile(app: Arc<App>, ctx: Arc<AppContext>) -> Result<Action> {
     result
 }
 
-async fn reconcile_app(app: &App, shared: &AppContext) -> Result<Action> {
-    let (ctx, stores) = (&*shared.ctx, &shared.stores);
-    let client = &ctx.client;
-    let namespace = app.namespace().ok_or(Error::MissingField("namespace"))?;
-    let name = app.name_any();
-    let deadline = app.spec.progress_deadline();
-    let status = app.status.clone().unwrap_or_default();
-
-    // Resolve the desired release, take what runs from the watches, then decide what to render.
-    let resolving = async {
-        match &app.spec.release {
-            Some(r) => Ok(Some(
-                resolve::resolve(ctx, &namespace, &name, r, deadline).await?,
-            )),
-            None => Ok::<_, Error>(None),
+async fn reconcile_app(app: &App, shared: &AppContext) -> Result<Action, AppError> {
+    let namespace = app.namespace().ok_or(AppError::MissingField("namespace"))?;
+    shared.stores.ready().await;
+    let live = shared.stores.live(&namespace, &app.name_any());
+    let choice = choose(app, shared, &namespace, &live).await?;
+    let converged = match &choice.target {
+        Some(Resolution::Usable(target)) => {
+            Some(converge(app, shared, &namespace, target, &live).await?)
         }
+        _ => None,
     };
-    stores.ready().await;
-    let live = stores.live(&namespace, &name);
-    let desired = resolving.await?;
-    let mut invalid = desired
-        .as_ref()
-        .and_then(|d| d.as_ref().err())
-        .map(|e| e.0.clone());
-    let mode = decide::decide(&app.spec, &status, invalid.is_none());
-    let target = match (mode.release(), &desired) {
-        (None, _) => None,
-        (Some(r), Some(Ok(d))) if d.plan.release == r => Some(Ok(d.clone())),
-        (Some(r), _) => Some(resolve::resolve(ctx, &namespace, &name, r, deadline).await?),
-    };
-    if let Some(Err(e)) = &target {
-        invalid = Some(e.0.clone());
-    }
-
-    // Render and apply the target, then observe its rollout.
-    let mut state = None;
-    // What runs, even when nothing can be rendered: status keeps telling the truth.
-    let mut services: Vec<ServiceStatus> = live.deployments.iter().map(service_status).collect();
-    if let Some(Ok(target)) = &target {
-        if let Some(secret) = &target.own_secret {
-            apply::ensure_secret(client, &namespace, secret, app).await?;
-        }
-        let owner = app
-            .controller_owner_ref(&())
-            .ok_or(Error::MissingField("uid"))?;
-        let replicas = live_replicas(&live.deployments);
-        let rendered = render::render_with(&target.plan, &owner, &replicas, &app.spec.services);
-        // Services that already ran the target: a missing object of theirs was deleted by hand.
-        let ran: Vec<&str> = status
-            .services
-            .iter()
-            .filter(|s| s.release.as_deref() == Some(target.plan.release.as_str()))
-            .map(|s| s.name.as_str())
-            .collect();
-        let applied = apply::apply(client, &namespace, &rendered, &live, &ran).await?;
-        publish_restored(ctx, app, &applied.restored).await;
-        let deployments = applied.deployments;
-        let sets = (
-            &rendered.deployments[..],
-            &live.deployments[..],
-            &deployments[..],
-        );
-        autoscale::apply(client, &namespace, &target.plan, sets).await?;
-        apply::prune(client, &namespace, &rendered, &live).await?;
-        let observed: Vec<Option<&Deployment>> = deployments.iter().map(Some).collect();
-        // Listing the app's pods on every pass of a converged App was a third of its reads.
-        let pods = if rollout::needs_pods(&target.plan.release, &observed) {
-            Api::<Pod>::namespaced(client.clone(), &namespace)
-                .list(&ListParams::default().labels(&format!("{}={name}", labels::APP)))
-                .await?
-                .items
-        } else {
-            vec![]
-        };
-        state = Some(rollout::observe(&target.plan.release, &observed, &pods));
-        services = deployments.iter().map(service_status).collect();
-    }
-
-    // Report.
     let seen = Observation {
-        mode: mode.clone(),
-        state: state.clone(),
-        invalid,
-        services,
-        repository: ctx
+        mode: choice.mode.clone(),
+        invalid: choice.invalid.clone(),
+        // What runs, even when nothing could be rendered: status keeps telling the truth.
+        services: match &converged {
+            Some((_, services)) => services.clone(),
+            None => live.deployments.iter().map(service_status).collect(),
+        },
+        state: converged.map(|(state, _)| state),
+        repository: shared
+            .ctx
             .builder
             .as_ref()
-            .map(|b| builder::repository(&b.registry, &namespace, &name)),
+            .map(|b| builder::repository(&b.registry, &namespace, &app.name_any())),
     };
-    let now = Time(jiff::Timestamp::now());
-    let next = status::next_status(app, &seen, &now);
-    if app.status.as_ref() != Some(&next) {
-        shared
-            .written
-            .saved(apply::patch_status(client, app, &next).await?);
-        let uid = app.uid().unwrap_or_default();
-        for promotion in shared.counted.added(&uid, &status, &next) {
-            ctx.metrics.promoted(&promotion);
+    let report = status::report(app, &seen, &Time(jiff::Timestamp::now()));
+    let written = save(app, shared, &report).await?;
+    clean_up(app, shared, &namespace, &report.status, &choice).await?;
+    tracing::info!(phase = ?report.status.phase, release = ?report.status.release, "Reconciled");
+    Ok(next_look(app, &seen, &report, written))
+}
+
+/// What a pass chose to render, and why the desired release cannot run, if it cannot.
+struct Choice {
+    mode: Mode,
+    /// The release to render (the desired one, or the one to keep or return to).
+    target: Option<Resolution>,
+    invalid: Option<String>,
+    /// The env Secrets of the releases resolved, which cleanup must not take from them.
+    secrets: Vec<String>,
+}
+
+/// Resolves the desired release, decides what to do, and resolves the release to render.
+async fn choose(
+    app: &App,
+    shared: &AppContext,
+    namespace: &str,
+    live: &apply::Live,
+) -> Result<Choice, AppError> {
+    let name = &app.name_any();
+    let intent = intent(app).unwrap_or_default();
+    // A pod that cannot start for its config may mean a damaged env Secret: look afresh.
+    let fresh = live.pods.iter().any(lacks_its_config);
+    let lookup = |release: &str| {
+        let stored = shared.stores.release(namespace, release);
+        let release = release.to_string();
+        async move {
+            let lookup = Lookup {
+                client: &shared.ctx.client,
+                namespace,
+                app: name,
+                progress_deadline: app.spec.progress_deadline(),
+                intent,
+                fresh,
+                stored: stored.as_deref(),
+            };
+            shared.resolutions.resolve(&lookup, &release).await
         }
-        publish(ctx, app, &status, &next).await;
+    };
+    let desired = match &app.spec.release {
+        Some(release) => Some(lookup(release).await?),
+        None => None,
+    };
+    let status = app.status.clone().unwrap_or_default();
+    let mut invalid = desired.as_ref().and_then(Resolution::invalid).cloned();
+    let mode = decide::decide(&app.spec, &status, invalid.is_none());
+    let target = match (mode.release(), desired) {
+        (None, _) => None,
+        (Some(release), Some(desired)) if app.spec.release.as_deref() == Some(release) => {
+            Some(desired)
+        }
+        (Some(release), _) => Some(lookup(release).await?),
+    };
+    if let Some(Resolution::Unusable(e)) = &target {
+        invalid = Some(e.clone());
     }
-    // Level-triggered: on every pass while expired releases exist, not only on the pass that
-    // recorded a promotion (a kill in between left them for good on a quiet app).
-    let releases = stores.releases(&namespace, &name);
-    cleanup::releases(client, &namespace, app, &[&status, &next], releases).await?;
-    let moving = !matches!(state, Some(RolloutState::Complete))
-        && !matches!(mode, Mode::Idle | Mode::Stuck(_));
-    tracing::info!(phase = ?next.phase, release = ?next.release, "Reconciled");
-    Ok(Action::requeue(if moving { WHILE_MOVING } else { RESYNC }))
+    let secrets = match &target {
+        Some(Resolution::Usable(t)) => vec![t.plan.env_secret.clone()],
+        _ => vec![],
+    };
+    Ok(Choice {
+        mode,
+        target,
+        invalid: invalid.map(|i| i.0),
+        secrets,
+    })
+}
+
+/// Renders and applies `target`, then observes its rollout: how far it came, what each service runs.
+async fn converge(
+    app: &App,
+    shared: &AppContext,
+    namespace: &str,
+    target: &Resolved,
+    live: &apply::Live,
+) -> Result<(RolloutState, Vec<ServiceStatus>), AppError> {
+    let client = &shared.ctx.client;
+    let plan = &target.plan;
+    if let Some(secret) = &target.own_secret {
+        apply::ensure_secret(client, namespace, secret, app).await?;
+        shared.resolutions.secret_made(namespace, &plan.release);
+    }
+    let owner = app
+        .controller_owner_ref(&())
+        .ok_or(AppError::MissingField("uid"))?;
+    let replicas = live_replicas(&live.deployments);
+    let rendered = render::render_with(plan, &owner, &replicas, &app.spec.services);
+    // Services that already ran the target: a missing object of theirs was deleted by hand.
+    let status = app.status.clone().unwrap_or_default();
+    let ran: Vec<&str> = status
+        .services
+        .iter()
+        .filter(|s| s.release.as_deref() == Some(plan.release.as_str()))
+        .map(|s| s.name.as_str())
+        .collect();
+    let applied = apply::apply(client, namespace, &rendered, live, &ran).await?;
+    for note in &applied.restored {
+        record(&shared.ctx, app, EventType::Warning, "DriftRestored", note).await;
+    }
+    let deployments = applied.deployments;
+    let sets = (
+        &rendered.deployments[..],
+        &live.deployments[..],
+        &deployments[..],
+    );
+    autoscale::apply(client, namespace, plan, sets).await?;
+    apply::prune(client, namespace, &rendered, live).await?;
+    let observed: Vec<Option<&Deployment>> = deployments.iter().map(Some).collect();
+    let state = rollout::observe(&plan.release, &observed, &live.pods);
+    Ok((state, deployments.iter().map(service_status).collect()))
+}
+
+/// How a pass ended for the status: written, or held back because only counts changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StatusWrite {
+    /// Nothing changed.
+    Unchanged,
+    /// The new status was saved.
+    Saved,
+    /// Only ready counts changed, soon after the last write: saved by a later pass, in this long.
+    Held(Duration),
+}
+
+/// Writes the report's status if it changed, then its Events and its promotions' metrics.
+async fn save(app: &App, shared: &AppContext, report: &Report) -> Result<StatusWrite, AppError> {
+    let old = app.status.clone().unwrap_or_default();
+    if old == report.status {
+        return Ok(StatusWrite::Unchanged);
+    }
+    let uid = app.uid().unwrap_or_default();
+    if status::counts_only(&old, &report.status)
+        && let Some(since) = shared.written.since(&uid)
+        && since < COUNTS_EVERY
+    {
+        return Ok(StatusWrite::Held(COUNTS_EVERY - since));
+    }
+    let ctx = &shared.ctx;
+    shared
+        .written
+        .saved(apply::patch_status(&ctx.client, app, &report.status).await?);
+    for promotion in &report.finished {
+        ctx.metrics.promoted(promotion);
+    }
+    for event in &report.events {
+        let type_ = if event.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        record(ctx, app, type_, event.reason, &event.note).await;
+    }
+    Ok(StatusWrite::Saved)
+}
+
+/// Deletes the App's releases beyond its history limit.
+// Level-triggered: on every pass while expired releases exist, not only on the pass that
+// recorded a promotion (a kill in between left them for good on a quiet app).
+async fn clean_up(
+    app: &App,
+    shared: &AppContext,
+    namespace: &str,
+    next: &AppStatus,
+    choice: &Choice,
+) -> Result<(), AppError> {
+    let before = app.status.clone().unwrap_or_default();
+    let releases = shared.stores.releases(namespace, &app.name_any());
+    let in_use: Vec<&str> = choice.secrets.iter().map(String::as_str).collect();
+    let client = &shared.ctx.client;
+    cleanup::releases(client, namespace, app, &[&before, next], releases, &in_use).await
+}
+
+/// When to look at the App again.
+fn next_look(app: &App, seen: &Observation, report: &Report, written: StatusWrite) -> Action {
+    if let StatusWrite::Held(wait) = written {
+        return Action::requeue(wait);
+    }
+    // What this pass wrote changes what the next one does (a failed release is rolled back):
+    // its own status write brings no pass, so it is asked for here.
+    let spec = &app.spec;
+    if written == StatusWrite::Saved
+        && decide::decide(spec, &report.status, seen.invalid.is_none()) != seen.mode
+    {
+        return Action::requeue(Duration::ZERO);
+    }
+    let moving = !matches!(seen.state, Some(RolloutState::Complete))
+        && !matches!(seen.mode, Mode::Idle | Mode::Stuck(_));
+    Action::requeue(if moving { WHILE_MOVING } else { RESYNC })
 }
 
 /// Whether a container of `pod` cannot start because its config (the env Secret) is missing or
@@ -316,30 +486,6 @@ fn service_status(d: &Deployment) -> ServiceStatus {
     }
 }
 
-async fn publish(
-    ctx: &Context,
-    app: &App,
-    old: &slipway_crds::AppStatus,
-    new: &slipway_crds::AppStatus,
-) {
-    for event in status::events(old, new) {
-        let type_ = if event.warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        };
-        record(ctx, app, type_, event.reason, &event.note).await;
-    }
-}
-
-/// One Warning Event on the App for each object someone deleted or edited by hand and this
-/// pass put back, so the drift and its repair are seen where the App's history is.
-async fn publish_restored(ctx: &Context, app: &App, restored: &[String]) {
-    for note in restored {
-        record(ctx, app, EventType::Warning, "DriftRestored", note).await;
-    }
-}
-
 /// Publishes one Event on the App; a failure is logged, never fatal.
 async fn record(ctx: &Context, app: &App, type_: EventType, reason: &str, note: &str) {
     let ev = Event {
@@ -355,19 +501,15 @@ async fn record(ctx: &Context, app: &App, type_: EventType, reason: &str, note: 
     }
 }
 
-fn error_policy(app: Arc<App>, error: &Error, ctx: Arc<AppContext>) -> Action {
-    let ctx = &ctx.ctx;
-    ctx.metrics.failed("app", error.metric_label());
-    tracing::warn!(app = %app.name_any(), error = %error, "Reconcile failed");
-    let delay = match error.metric_label() {
-        "conflict" => Duration::from_millis(200),
-        _ => Duration::from_secs(5),
-    };
-    Action::requeue(delay)
+fn error_policy(app: Arc<App>, error: &AppError, ctx: Arc<AppContext>) -> Action {
+    ctx.ctx.metrics.failed("app", error.step());
+    let cause = std::error::Error::source(error).map(ToString::to_string);
+    tracing::warn!(app = %app.name_any(), error = %error, cause, "Reconcile failed");
+    Action::requeue(error.retry_after())
 }
 
 #[cfg(test)]
-mod tests {
+mod pod_tests {
     use super::*;
 
     fn pod(reason: &str) -> Pod {

@@ -2,6 +2,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
+use slipway_crds::app::FailureReason;
 use slipway_crds::{labels, pods};
 
 /// How far the rollout of a release has come.
@@ -14,7 +15,7 @@ pub enum RolloutState {
     /// The release cannot become healthy.
     Failed {
         /// ProgressDeadlineExceeded, CrashLoop or ImagePull.
-        reason: &'static str,
+        reason: FailureReason,
         /// What happened, naming the service.
         message: String,
     },
@@ -41,12 +42,6 @@ pub fn observe(release: &str, deployments: &[Option<&Deployment>], pods: &[Pod])
     }
 }
 
-/// Whether the app's pods can change the verdict: not once every Deployment is complete on its
-/// own, since a crash-looping or image-less pod is never available.
-pub fn needs_pods(release: &str, deployments: &[Option<&Deployment>]) -> bool {
-    observe(release, deployments, &[]) != RolloutState::Complete
-}
-
 fn deployment_state(release: &str, deployment: &Deployment) -> RolloutState {
     let (Some(spec), Some(status)) = (&deployment.spec, &deployment.status) else {
         return RolloutState::Progressing;
@@ -71,7 +66,7 @@ fn deployment_state(release: &str, deployment: &Deployment) -> RolloutState {
     let name = deployment.metadata.name.as_deref().unwrap_or_default();
     if deadline_exceeded {
         return RolloutState::Failed {
-            reason: "ProgressDeadlineExceeded",
+            reason: FailureReason::ProgressDeadlineExceeded,
             message: format!(
                 "{name} made no progress for {}s",
                 spec.progress_deadline_seconds.unwrap_or(600)

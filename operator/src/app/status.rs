@@ -2,7 +2,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use slipway_crds::app::{
-    AppPhase, AppStatus, FailedRelease, HISTORY_ENTRIES, Promotion, Rollout, ServiceStatus,
+    AppPhase, AppStatus, FailedRelease, HISTORY_ENTRIES, Promotion, PromotionResult, Rollout,
+    ServiceStatus,
 };
 use slipway_crds::conditions::{self, READY, RECONCILING, STALLED, reason};
 use slipway_crds::{App, id};
@@ -25,143 +26,191 @@ pub struct Observation {
     pub repository: Option<String>,
 }
 
-/// The next status of `app`.
-pub fn next_status(app: &App, seen: &Observation, now: &Time) -> AppStatus {
+/// What one pass reports: the next status, the Events it deserves, the promotions it finished.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The App's next status.
+    pub status: AppStatus,
+    /// The Events the change from the present status deserves.
+    pub events: Vec<AppEvent>,
+    /// The promotions this pass ended (the new entries of the history), newest first.
+    pub finished: Vec<Promotion>,
+}
+
+/// How the App stands, as its Ready, Reconciling and Stalled conditions say it.
+struct Verdict {
+    ready: bool,
+    reason: &'static str,
+    message: String,
+    /// Progress needs a person.
+    stalled: bool,
+}
+
+impl Verdict {
+    fn running(message: String) -> Verdict {
+        Verdict {
+            ready: true,
+            reason: reason::RUNNING,
+            message,
+            stalled: false,
+        }
+    }
+
+    fn moving(reason: &'static str, message: String) -> Verdict {
+        Verdict {
+            ready: false,
+            reason,
+            message,
+            stalled: false,
+        }
+    }
+
+    fn stalled(reason: &'static str, message: String) -> Verdict {
+        Verdict {
+            ready: false,
+            reason,
+            message,
+            stalled: true,
+        }
+    }
+}
+
+/// The next status being made, and the promotions it ended.
+struct Draft {
+    status: AppStatus,
+    finished: Vec<Promotion>,
+}
+
+/// What `app` should report after a pass that saw `seen`.
+pub fn report(app: &App, seen: &Observation, now: &Time) -> Report {
     let old = app.status.clone().unwrap_or_default();
-    let mut next = AppStatus {
-        observed_generation: app.metadata.generation,
-        services: seen.services.clone(),
-        repository: seen.repository.clone(),
-        ..old.clone()
+    let mut next = Draft {
+        status: AppStatus {
+            observed_generation: app.metadata.generation,
+            services: seen.services.clone(),
+            repository: seen.repository.clone(),
+            ..old.clone()
+        },
+        finished: vec![],
     };
-    let generation = app.metadata.generation;
+    let verdict = match &seen.invalid {
+        Some(invalid) => {
+            // What runs still moves on; only the verdict is the invalid release's.
+            verdict(&mut next, app, &old, seen, now);
+            Verdict::stalled(reason::INVALID_RELEASE, invalid.clone())
+        }
+        None => verdict(&mut next, app, &old, seen, now),
+    };
+    let mut status = next.status;
+    set_conditions(&mut status, &verdict, app.metadata.generation, now);
+    Report {
+        events: events(&old, &status),
+        status,
+        finished: next.finished,
+    }
+}
+
+/// Moves phase, release, rollout and history on by what was seen; says how the App stands.
+fn verdict(
+    next: &mut Draft,
+    app: &App,
+    old: &AppStatus,
+    seen: &Observation,
+    now: &Time,
+) -> Verdict {
     let display = |r: &str| id::display_id(r);
-    // The message and reason for Ready, and whether progress needs a person (Stalled).
-    let (ready, why, message, stalled): (bool, &str, String, bool) = match (&seen.mode, &seen.state)
-    {
+    match (&seen.mode, &seen.state) {
         (Mode::Idle, _) => {
-            next.phase = Some(AppPhase::Pending);
-            next.rollout = None;
-            (
-                false,
-                reason::NO_RELEASE,
-                "no release has been promoted".into(),
-                false,
-            )
+            next.status.phase = Some(AppPhase::Pending);
+            next.status.rollout = None;
+            Verdict::moving(reason::NO_RELEASE, "no release has been promoted".into())
         }
         (Mode::Stuck(failed), _) => {
-            next.phase = Some(AppPhase::Failed);
-            next.rollout = None;
-            let msg = failure_message(&old, failed);
-            (
-                false,
+            next.status.phase = Some(AppPhase::Failed);
+            next.status.rollout = None;
+            let msg = failure_message(old, failed);
+            Verdict::stalled(
                 reason::ROLLOUT_FAILED,
                 format!("{msg}; there is no earlier release to roll back to"),
-                true,
             )
         }
         (Mode::Steady(release), state) => {
-            finish_superseded(&mut next, release, now);
-            next.phase = Some(AppPhase::Running);
-            next.rollout = None;
+            finish_superseded(next, release, now);
+            next.status.phase = Some(AppPhase::Running);
+            next.status.rollout = None;
             match state {
-                Some(RolloutState::Complete) => (
-                    true,
-                    reason::RUNNING,
-                    format!("release {} is running", display(release)),
-                    false,
-                ),
-                Some(RolloutState::Failed { message, .. }) => {
-                    (false, reason::DEGRADED, message.clone(), false)
+                Some(RolloutState::Complete) => {
+                    Verdict::running(format!("release {} is running", display(release)))
                 }
-                _ => (
-                    false,
+                Some(RolloutState::Failed { message, .. }) => {
+                    Verdict::moving(reason::DEGRADED, message.clone())
+                }
+                _ => Verdict::moving(
                     reason::UPDATING,
                     format!("waiting for release {} to be available", display(release)),
-                    false,
                 ),
             }
         }
         (Mode::Promote(release), state) => {
-            finish_superseded(&mut next, release, now);
-            promote(&mut next, app, release, state.as_ref(), now)
+            finish_superseded(next, release, now);
+            promote(next, app, release, state.as_ref(), now)
         }
         (Mode::Rollback { to, failed }, state) => {
-            let msg = failure_message(&old, failed);
+            let msg = failure_message(old, failed);
             match state {
                 Some(RolloutState::Complete) => {
-                    next.phase = Some(AppPhase::Failed);
-                    next.rollout = None;
-                    (
-                        false,
+                    next.status.phase = Some(AppPhase::Failed);
+                    next.status.rollout = None;
+                    Verdict::stalled(
                         reason::ROLLED_BACK,
                         format!("{msg}; rolled back to {}", display(to)),
-                        true,
                     )
                 }
                 Some(RolloutState::Failed { message, .. }) => {
-                    next.phase = Some(AppPhase::Failed);
-                    next.rollout = None;
-                    (
-                        false,
+                    next.status.phase = Some(AppPhase::Failed);
+                    next.status.rollout = None;
+                    Verdict::stalled(
                         reason::ROLLOUT_FAILED,
                         format!(
                             "{msg}; the rollback to {} failed too: {message}",
                             display(to)
                         ),
-                        true,
                     )
                 }
                 _ => {
-                    next.phase = Some(AppPhase::RollingBack);
-                    start_rollout(&mut next, to, Some(failed), true, now);
-                    (
-                        false,
+                    next.status.phase = Some(AppPhase::RollingBack);
+                    start_rollout(&mut next.status, to, Some(failed), true, now);
+                    Verdict::moving(
                         reason::ROLLING_BACK,
                         format!("{msg}; rolling back to {}", display(to)),
-                        false,
                     )
                 }
             }
         }
+    }
+}
+
+// Ready, Reconciling (moving on its own) and Stalled (needs a person), from one verdict.
+fn set_conditions(status: &mut AppStatus, verdict: &Verdict, generation: Option<i64>, now: &Time) {
+    let reconciling = !verdict.ready && !verdict.stalled && status.phase != Some(AppPhase::Pending);
+    let message_if = |on: bool| {
+        if on {
+            verdict.message.clone()
+        } else {
+            String::new()
+        }
     };
-    let (ready, why, message, stalled) = match &seen.invalid {
-        Some(invalid) => (false, reason::INVALID_RELEASE, invalid.clone(), true),
-        None => (ready, why, message, stalled),
-    };
-    let reconciling = !ready && !stalled && next.phase != Some(AppPhase::Pending);
-    let conds = &mut next.conditions;
-    conditions::set(
-        conds,
-        conditions::new(READY, ready, why, message.clone(), generation, now),
-    );
-    conditions::set(
-        conds,
-        conditions::new(
-            RECONCILING,
-            reconciling,
-            why,
-            if reconciling {
-                message.clone()
-            } else {
-                String::new()
-            },
-            generation,
-            now,
-        ),
-    );
-    conditions::set(
-        conds,
-        conditions::new(
-            STALLED,
-            stalled,
-            why,
-            if stalled { message } else { String::new() },
-            generation,
-            now,
-        ),
-    );
-    next
+    let conds = &mut status.conditions;
+    for (kind, on, message) in [
+        (READY, verdict.ready, verdict.message.clone()),
+        (RECONCILING, reconciling, message_if(reconciling)),
+        (STALLED, verdict.stalled, message_if(verdict.stalled)),
+    ] {
+        conditions::set(
+            conds,
+            conditions::new(kind, on, verdict.reason, message, generation, now),
+        );
+    }
 }
 
 fn failure_message(old: &AppStatus, failed: &str) -> String {
@@ -174,81 +223,75 @@ fn failure_message(old: &AppStatus, failed: &str) -> String {
 }
 
 fn promote(
-    next: &mut AppStatus,
+    next: &mut Draft,
     app: &App,
     release: &str,
     state: Option<&RolloutState>,
     now: &Time,
-) -> (bool, &'static str, String, bool) {
+) -> Verdict {
     let display = id::display_id(release);
-    let from = next.release.clone();
+    let from = next.status.release.clone();
     match state {
         Some(RolloutState::Complete) => {
-            record(next, release, from.as_deref(), "Succeeded", None, now);
-            next.phase = Some(AppPhase::Running);
-            next.release = Some(release.to_string());
-            next.rollout = None;
-            next.failed_release = None;
-            (
-                true,
-                reason::RUNNING,
-                format!("release {display} is running"),
-                false,
-            )
+            record(
+                next,
+                release,
+                from.as_deref(),
+                PromotionResult::Succeeded,
+                None,
+                now,
+            );
+            let status = &mut next.status;
+            status.phase = Some(AppPhase::Running);
+            status.release = Some(release.to_string());
+            status.rollout = None;
+            status.failed_release = None;
+            Verdict::running(format!("release {display} is running"))
         }
         Some(RolloutState::Failed {
             reason: cause,
             message,
         }) => {
             let result = if from.is_some() {
-                "RolledBack"
+                PromotionResult::RolledBack
             } else {
-                "Failed"
+                PromotionResult::Failed
             };
             record(next, release, from.as_deref(), result, Some(message), now);
-            next.failed_release = Some(FailedRelease {
+            next.status.failed_release = Some(FailedRelease {
                 release: release.to_string(),
-                reason: cause.to_string(),
+                reason: *cause,
                 message: message.clone(),
                 retry: app.spec.retry,
             });
             match from {
                 Some(good) => {
-                    next.phase = Some(AppPhase::RollingBack);
-                    start_rollout(next, &good, Some(release), true, now);
-                    (
-                        false,
+                    next.status.phase = Some(AppPhase::RollingBack);
+                    start_rollout(&mut next.status, &good, Some(release), true, now);
+                    Verdict::moving(
                         reason::ROLLING_BACK,
                         format!(
                             "release {display} failed: {message}; rolling back to {}",
                             id::display_id(&good)
                         ),
-                        false,
                     )
                 }
                 None => {
-                    next.phase = Some(AppPhase::Failed);
-                    next.rollout = None;
-                    (
-                        false,
+                    next.status.phase = Some(AppPhase::Failed);
+                    next.status.rollout = None;
+                    Verdict::stalled(
                         reason::ROLLOUT_FAILED,
                         format!(
                             "release {display} failed: {message}; there is no earlier release to roll back to"
                         ),
-                        true,
                     )
                 }
             }
         }
         _ => {
-            next.phase = Some(AppPhase::Updating);
-            start_rollout(next, release, from.as_deref(), false, now);
-            (
-                false,
-                reason::UPDATING,
-                format!("rolling out release {display}"),
-                false,
-            )
+            next.status.phase = Some(AppPhase::Updating);
+            start_rollout(&mut next.status, release, from.as_deref(), false, now);
+            Verdict::moving(reason::UPDATING, format!("rolling out release {display}"))
         }
     }
 }
@@ -276,8 +319,8 @@ fn start_rollout(
 }
 
 // A promotion in flight that is no longer what the App wants ends as Superseded.
-fn finish_superseded(next: &mut AppStatus, release: &str, now: &Time) {
-    if let Some(rollout) = next.rollout.clone()
+fn finish_superseded(next: &mut Draft, release: &str, now: &Time) {
+    if let Some(rollout) = next.status.rollout.clone()
         && !rollout.rollback
         && rollout.release != release
     {
@@ -285,39 +328,55 @@ fn finish_superseded(next: &mut AppStatus, release: &str, now: &Time) {
             next,
             &rollout.release,
             rollout.from.as_deref(),
-            "Superseded",
+            PromotionResult::Superseded,
             None,
             now,
         );
-        next.rollout = None;
+        next.status.rollout = None;
     }
 }
 
 fn record(
-    next: &mut AppStatus,
+    next: &mut Draft,
     release: &str,
     from: Option<&str>,
-    result: &str,
+    result: PromotionResult,
     reason: Option<&String>,
     now: &Time,
 ) {
     let started = next
+        .status
         .rollout
         .as_ref()
         .filter(|r| r.release == release)
         .map_or_else(|| now.clone(), |r| r.started.clone());
-    next.history.insert(
-        0,
-        Promotion {
-            release: release.to_string(),
-            from: from.map(String::from),
-            result: result.to_string(),
-            started,
-            finished: now.clone(),
-            reason: reason.cloned(),
-        },
-    );
-    next.history.truncate(HISTORY_ENTRIES);
+    let promotion = Promotion {
+        release: release.to_string(),
+        from: from.map(String::from),
+        result,
+        started,
+        finished: now.clone(),
+        reason: reason.cloned(),
+    };
+    next.status.history.insert(0, promotion.clone());
+    next.status.history.truncate(HISTORY_ENTRIES);
+    next.finished.insert(0, promotion);
+}
+
+/// Whether `new` differs from `old` only in how many replicas are updated and ready: such a
+/// change is written at most once a while during a rollout, not once per pod.
+pub fn counts_only(old: &AppStatus, new: &AppStatus) -> bool {
+    if old == new || old.services.len() != new.services.len() {
+        return false;
+    }
+    let mut counted = new.clone();
+    for (service, before) in counted.services.iter_mut().zip(&old.services) {
+        if service.name == before.name {
+            service.updated = before.updated;
+            service.ready = before.ready;
+        }
+    }
+    &counted == old
 }
 
 /// An Event to publish on the App.

@@ -10,23 +10,32 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use kube::ResourceExt;
 use slipway_crds::App;
+use slipway_crds::app::AppStatus;
 
-/// The App each status patch returned, per App uid (one entry per App seen since start).
+/// What each status patch returned (resourceVersion and status), and when, per App uid (one
+/// entry per App seen since start).
 #[derive(Default)]
-pub struct Written(Mutex<HashMap<String, App>>);
+pub struct Written(Mutex<HashMap<String, Saved>>);
+
+struct Saved {
+    version: Option<String>,
+    status: Option<AppStatus>,
+    at: Instant,
+}
 
 impl Written {
     /// `stored` with the status this process last wrote, when the store is older than that write.
     pub fn fresher(&self, stored: &App) -> App {
         let written = self.0.lock().unwrap_or_else(|p| p.into_inner());
         match written.get(&stored.uid().unwrap_or_default()) {
-            Some(ours) if older(stored, ours) => {
+            Some(ours) if older(stored, ours.version.as_deref()) => {
                 let mut app = stored.clone();
                 app.status = ours.status.clone();
-                app.metadata.resource_version = ours.metadata.resource_version.clone();
+                app.metadata.resource_version = ours.version.clone();
                 app
             }
             _ => stored.clone(),
@@ -36,15 +45,27 @@ impl Written {
     /// Remembers the App a status patch returned.
     pub fn saved(&self, returned: App) {
         let mut written = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        written.insert(returned.uid().unwrap_or_default(), returned);
+        let saved = Saved {
+            version: returned.metadata.resource_version.clone(),
+            status: returned.status.clone(),
+            at: Instant::now(),
+        };
+        written.insert(returned.uid().unwrap_or_default(), saved);
+    }
+
+    /// How long ago this process last wrote the status of App `uid`, if it has.
+    pub fn since(&self, uid: &str) -> Option<Duration> {
+        let written = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        written.get(uid).map(|saved| saved.at.elapsed())
     }
 }
 
 // resourceVersions are etcd revisions on every API server there is; when one does not parse,
 // the store is trusted, as before.
-fn older(stored: &App, ours: &App) -> bool {
-    let version = |app: &App| app.resource_version()?.parse::<u64>().ok();
-    matches!((version(stored), version(ours)), (Some(s), Some(o)) if s < o)
+fn older(stored: &App, ours: Option<&str>) -> bool {
+    let version = |v: Option<&str>| v?.parse::<u64>().ok();
+    let stored = version(stored.metadata.resource_version.as_deref());
+    matches!((stored, version(ours)), (Some(s), Some(o)) if s < o)
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub struct VerbLabels {
 /// Labels of a watch.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WatchLabels {
-    /// What it watches: apps, releases, builds, deployments, services, pods, or env-owner releases.
+    /// What it watches: apps, releases, builds, deployments, services or pods.
     pub watch: String,
 }
 
@@ -223,7 +223,7 @@ impl Metrics {
     /// Counts one finished promotion and observes how long it took.
     pub fn promoted(&self, promotion: &Promotion) {
         let labels = PromotionLabels {
-            result: promotion.result.clone(),
+            result: promotion.result.to_string(),
         };
         self.promotions.get_or_create(&labels).inc();
         let took = promotion.finished.0.duration_since(promotion.started.0);

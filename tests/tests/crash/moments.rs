@@ -2,6 +2,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::ListParams;
+use slipway_crds::app::workload_name;
 use slipway_crds::{App, AppPhase, labels};
 use slipway_tests::TestNamespace;
 use slipway_tests::operator::Operator;
@@ -245,7 +246,7 @@ pub async fn reached(
     let find = |service: &str| {
         deployments
             .iter()
-            .find(|d| d.metadata.name.as_deref() == Some(&format!("myapp-{service}")))
+            .find(|d| d.metadata.name.as_deref() == Some(&workload_name("myapp", service)))
     };
     let renders = |service: &str, release: &str| {
         find(service).is_some_and(|d| template_release(d).as_deref() == Some(release))

@@ -103,3 +103,35 @@ fn exit_codes_come_from_the_final_status() {
     };
     assert_eq!(exit_code(Some(&odd)), 1);
 }
+
+fn waiting(reason: &str) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "myapp-web-run-abcde" },
+        "status": { "containerStatuses": [{
+            "name": "web", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+            "state": { "waiting": { "reason": reason, "message": "m" } }
+        }] }
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_process_is_stuck_by_the_rule_a_rollout_follows() {
+    // The first failed pull is retried by the kubelet: not a verdict, for the operator either.
+    assert_eq!(progress(&waiting("ErrImagePull")), Ok(None));
+    assert_eq!(
+        progress(&waiting("ImagePullBackOff")),
+        Err("ImagePullBackOff: m".to_string())
+    );
+    assert_eq!(
+        progress(&waiting("CreateContainerConfigError")),
+        Err("CreateContainerConfigError: m".to_string())
+    );
+    assert_eq!(progress(&waiting("ContainerCreating")), Ok(None));
+    // `convox ps` shows the first failed pull as trouble, as the operator takes a look at it.
+    assert!(slipway_crds::pods::in_trouble(&waiting("ErrImagePull")));
+    assert_eq!(
+        crate::output::process::process_row(&waiting("ErrImagePull")).status,
+        "crashed"
+    );
+}

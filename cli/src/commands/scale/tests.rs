@@ -1,20 +1,7 @@
 //! `convox scale` against a mock API server (tower-test): the requests it makes, in order.
 
-use http::{Request, Response};
-use kube::client::Body;
-use tower_test::mock::{self, Handle};
-
 use super::*;
-
-type ApiServer = Handle<Request<Body>, Response<Body>>;
-
-fn ctx(client: kube::Client) -> Ctx {
-    Ctx {
-        client,
-        namespace: "default".into(),
-        app: "myapp".into(),
-    }
-}
+use crate::commands::mockapi::{expect, pair};
 
 fn app(managed_fields: Value) -> Value {
     json!({
@@ -33,25 +20,6 @@ fn release() -> Value {
     })
 }
 
-/// Answers the next request, which must be `method path`, with `answer`; returns its body.
-async fn expect(
-    server: &mut ApiServer,
-    method: &str,
-    path: &str,
-    answer: Value,
-) -> (String, Value) {
-    let (request, send) = server.next_request().await.expect("a request");
-    assert_eq!(request.method().as_str(), method);
-    assert_eq!(request.uri().path(), path);
-    let query = request.uri().query().unwrap_or_default().to_string();
-    let bytes = request.into_body().collect_bytes().await.expect("body");
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    send.send_response(Response::new(Body::from(
-        serde_json::to_vec(&answer).unwrap(),
-    )));
-    (query, body)
-}
-
 const APP: &str = "/apis/slipway.dev/v1alpha1/namespaces/default/apps/myapp";
 const RELEASE: &str = "/apis/slipway.dev/v1alpha1/namespaces/default/releases/rabcdefghij";
 
@@ -65,8 +33,7 @@ fn scale_web(count: i32) -> ScaleArgs {
 
 #[tokio::test]
 async fn scale_merges_one_service_count_into_the_app_as_convox() {
-    let (service, mut server) = mock::pair::<Request<Body>, Response<Body>>();
-    let ctx = ctx(kube::Client::new(service, "default"));
+    let (ctx, mut server) = pair();
     let server = tokio::spawn(async move {
         expect(&mut server, "GET", APP, app(json!([]))).await;
         expect(&mut server, "GET", RELEASE, release()).await;
@@ -85,8 +52,7 @@ async fn scale_merges_one_service_count_into_the_app_as_convox() {
 
 #[tokio::test]
 async fn a_count_that_git_owns_is_refused_with_the_change_to_commit() {
-    let (service, mut server) = mock::pair::<Request<Body>, Response<Body>>();
-    let ctx = ctx(kube::Client::new(service, "default"));
+    let (ctx, mut server) = pair();
     let owned = json!([{
         "manager": "argocd-controller", "operation": "Apply", "apiVersion": "slipway.dev/v1alpha1",
         "fieldsType": "FieldsV1",

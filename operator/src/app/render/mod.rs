@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReferen
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::ObjectMeta;
 use slipway_crds::ServiceSettings;
+use slipway_crds::app::workload_name;
 use slipway_crds::digest::sha256_hex;
 use slipway_crds::labels;
 use slipway_crds::manifest;
@@ -23,6 +24,10 @@ use super::plan::Plan;
 /// Annotation holding the hash of what was rendered, so an unchanged object is not applied again.
 pub const RENDER_HASH: &str = "slipway.dev/render-hash";
 
+/// Annotation on the Deployment of an autoscaled service, so that its HPA is removed only
+/// where one was made.
+pub const AUTOSCALED: &str = "slipway.dev/autoscaled";
+
 /// The objects that run one release.
 #[derive(Clone, Debug, Default)]
 pub struct Rendered {
@@ -30,11 +35,6 @@ pub struct Rendered {
     pub deployments: Vec<Deployment>,
     /// One Service per service with a port.
     pub services: Vec<Service>,
-}
-
-/// The name of a service's Deployment and Service.
-pub fn object_name(app: &str, service: &str) -> String {
-    format!("{app}-{service}")
 }
 
 /// Renders every service of the plan; `replicas` holds live counts, which win over `scale.count`.
@@ -78,7 +78,7 @@ fn service_labels(plan: &Plan, service: &str) -> BTreeMap<String, String> {
 
 fn metadata(plan: &Plan, service: &str, owner: &OwnerReference) -> ObjectMeta {
     ObjectMeta {
-        name: Some(object_name(&plan.app, service)),
+        name: Some(workload_name(&plan.app, service)),
         labels: Some(service_labels(plan, service)),
         owner_references: Some(vec![owner.clone()]),
         ..ObjectMeta::default()
@@ -138,7 +138,11 @@ fn deployment(
     }
     let hash = sha256_hex(&hashed);
     let mut meta = metadata(plan, &service.name, owner);
-    meta.annotations = Some(BTreeMap::from([(RENDER_HASH.to_string(), hash)]));
+    let mut annotations = BTreeMap::from([(RENDER_HASH.to_string(), hash)]);
+    if service.scale.autoscale().is_some() {
+        annotations.insert(AUTOSCALED.to_string(), "true".to_string());
+    }
+    meta.annotations = Some(annotations);
     Deployment {
         metadata: meta,
         spec: Some(DeploymentSpec {

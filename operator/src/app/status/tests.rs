@@ -1,6 +1,11 @@
+use slipway_crds::app::{FailureReason, ServiceStatus};
 use slipway_crds::{App, AppSpec};
 
 use super::*;
+
+fn next_status(app: &App, seen: &Observation, now: &Time) -> AppStatus {
+    report(app, seen, now).status
+}
 
 fn at(s: &str) -> Time {
     Time(s.parse().unwrap())
@@ -76,7 +81,7 @@ fn a_promotion_moves_through_updating_to_running() {
     assert_eq!(done.phase, Some(AppPhase::Running));
     assert_eq!(done.release.as_deref(), Some("r2"));
     assert!(conditions::is_true(&done.conditions, READY));
-    assert_eq!(done.history[0].result, "Succeeded");
+    assert_eq!(done.history[0].result, PromotionResult::Succeeded);
     assert_eq!(done.history[0].started, t0);
     assert_eq!(done.history[0].from.as_deref(), Some("r1"));
     assert_eq!(
@@ -90,7 +95,7 @@ fn a_failed_promotion_records_the_failure_and_rolls_back() {
     let t0 = at("2026-01-01T00:00:00Z");
     let a = app("r2", running("r1"));
     let failed = RolloutState::Failed {
-        reason: "CrashLoop",
+        reason: FailureReason::CrashLoop,
         message: "pod x is crash-looping (3 restarts)".into(),
     };
     let next = next_status(&a, &seen(Mode::Promote("r2".into()), Some(failed)), &t0);
@@ -102,7 +107,7 @@ fn a_failed_promotion_records_the_failure_and_rolls_back() {
     );
     let f = next.failed_release.as_ref().unwrap();
     assert_eq!((f.release.as_str(), f.reason.as_str()), ("r2", "CrashLoop"));
-    assert_eq!(next.history[0].result, "RolledBack");
+    assert_eq!(next.history[0].result, PromotionResult::RolledBack);
     let notes: Vec<_> = events(&running("r1"), &next)
         .into_iter()
         .map(|e| e.note)
@@ -173,7 +178,57 @@ fn a_superseded_rollout_is_recorded() {
         &seen(Mode::Promote("r3".into()), Some(RolloutState::Progressing)),
         &t0,
     );
-    assert_eq!(next.history[0].result, "Superseded");
+    assert_eq!(next.history[0].result, PromotionResult::Superseded);
     assert_eq!(next.history[0].release, "r2");
     assert_eq!(next.rollout.as_ref().unwrap().release, "r3");
+}
+
+#[test]
+fn a_change_of_ready_counts_alone_is_told_from_one_that_matters() {
+    let web = |ready: i32, release: &str| ServiceStatus {
+        name: "web".into(),
+        replicas: 3,
+        updated: ready,
+        ready,
+        release: Some(release.into()),
+    };
+    let before = AppStatus {
+        services: vec![web(1, "r2")],
+        ..running("r1")
+    };
+    let counted = AppStatus {
+        services: vec![web(2, "r2")],
+        ..before.clone()
+    };
+    assert!(counts_only(&before, &counted));
+    assert!(!counts_only(&before, &before), "no change at all");
+    let moved = AppStatus {
+        phase: Some(AppPhase::Updating),
+        ..counted.clone()
+    };
+    assert!(!counts_only(&before, &moved));
+    let other = AppStatus {
+        services: vec![web(1, "r3")],
+        ..before.clone()
+    };
+    assert!(!counts_only(&before, &other));
+}
+
+#[test]
+fn the_promotions_a_pass_ends_are_reported_with_its_status() {
+    let t0 = at("2026-01-01T00:00:00Z");
+    let a = app("r2", running("r1"));
+    let done = report(
+        &a,
+        &seen(Mode::Promote("r2".into()), Some(RolloutState::Complete)),
+        &t0,
+    );
+    assert_eq!(done.finished.len(), 1);
+    assert_eq!(done.finished[0], done.status.history[0]);
+    let moving = report(
+        &a,
+        &seen(Mode::Promote("r2".into()), Some(RolloutState::Progressing)),
+        &t0,
+    );
+    assert!(moving.finished.is_empty());
 }
