@@ -84,8 +84,9 @@ image: image-build
 	@[ -n "$(IMAGE)" ] || { echo "make image IMAGE=<registry>/<repository>:<tag>"; exit 2; }
 	$(TESTENV) image operator $(IMAGE)
 
-## bench: the benchmarks (release builds) on a control plane of their own; writes BENCHMARKS.md.
-## A missed goal does not fail; sizes come from BENCH_* variables (see BENCHMARKS.md).
+## bench: the benchmarks (release builds) on a control plane of their own, the operator as the
+## chart's ServiceAccount (helm template of charts/slipway); writes BENCHMARKS.md. A missed goal
+## does not fail; sizes come from BENCH_* variables (see BENCHMARKS.md's Reproduce).
 BENCH_TESTENV_DIR := $(CURDIR)/target/testenv-bench
 bench:
 	cargo build --release --bins

@@ -383,7 +383,7 @@ start_kwok() {
 }
 
 # The standard stages plus the project's own; the standard pod-ready stage must
-# leave alone the pods that the project's stages keep unready or crash-looping.
+# leave alone the pods that the project's stages keep unready, crash-looping or make ready late.
 write_kwok_stages() {
   local dir=$TESTENV_DIR/kwok f
   mkdir -p "$dir"
@@ -396,6 +396,8 @@ write_kwok_stages() {
       operator: 'NotIn'
       values:
       - 'true'
+    - key: '.metadata.annotations["testenv.slipway.dev/ready-after"]'
+      operator: 'DoesNotExist'
 EOF
   sed "/^    matchExpressions:\$/r $dir/exclude-annotated.yaml" "$CACHE_BIN/stages/pod-ready.yaml" >"$dir/pod-ready.yaml"
   grep -q 'testenv.slipway.dev/never-ready' "$dir/pod-ready.yaml" ||

@@ -17,6 +17,7 @@ use slipway_tests::realnode::{builder_flags, image, push_endpoint};
 use crate::kube::create_namespace;
 use crate::objects;
 use crate::operator::{Operator, bin_dir};
+use crate::rbac::Account;
 
 const APP: &str = "built";
 
@@ -32,7 +33,7 @@ pub struct Builds {
 }
 
 /// Runs `pairs` pairs of builds in namespace `ns` on the real node.
-pub async fn run(client: &Client, ns: &str, pairs: usize) -> Builds {
+pub async fn run(client: &Client, account: &Account, ns: &str, pairs: usize) -> Builds {
     create_namespace(client, ns).await;
     let annotation = json!({ "metadata": { "annotations": {
         "scheduler.alpha.kubernetes.io/node-selector": "testenv.slipway.dev/node=real" } } });
@@ -40,7 +41,8 @@ pub async fn run(client: &Client, ns: &str, pairs: usize) -> Builds {
         .patch(ns, &PatchParams::default(), &Patch::Merge(&annotation))
         .await
         .expect("placing the namespace on the real node");
-    let operator = Operator::start_with(&[ns], &format!("operator-{ns}"), &builder_flags());
+    let operator =
+        Operator::start_with(account, &[ns], &format!("operator-{ns}"), &builder_flags());
     operator.wait_ready(Instant::now());
     objects::create_app(client, ns, &objects::app(APP, None, 10)).await;
     let apps: Api<App> = Api::namespaced(client.clone(), ns);

@@ -1,5 +1,6 @@
 //! 4. CLI: `convox releases` for one app among many apps and releases in the namespace; its
-//!    latency and the requests it makes, with few and with many other apps' releases.
+//!    latency and the requests it makes, beside the same app alone in a namespace of its own,
+//!    run by run alternately.
 
 use std::time::{Duration, Instant};
 
@@ -28,25 +29,74 @@ pub struct Runs {
     pub rows: usize,
 }
 
-/// What the CLI benchmark measured: first with only the listed app's releases, then with
-/// every app's.
+/// What the CLI benchmark measured: one namespace with only the listed app's releases, one with
+/// every app's, run by run alternately.
 #[derive(Debug, Default)]
 pub struct Cli {
     /// Only the listed app's releases in the namespace.
     pub alone: Runs,
     /// All apps' releases.
     pub crowded: Runs,
+    /// crowded / alone, each run over the run beside it.
+    pub ratios: Vec<f64>,
 }
 
-/// Measures `convox releases` for one app of `apps`, each with `per_app` releases.
+/// Measures `convox releases` for one app of `apps`, each with `per_app` releases: in `ns`
+/// with every app's releases, in `ns`-alone with the one app's only; `runs` pairs, alternating
+/// which of the two goes first.
 pub async fn run(client: &Client, ns: &str, apps: usize, per_app: usize, runs: usize) -> Cli {
+    let alone_ns = alone_namespace(ns);
+    create_namespace(client, &alone_ns).await;
     create_namespace(client, ns).await;
-    fill(client, ns, &[APP.to_string()], per_app).await;
-    let alone = measure(client, ns, runs, 1, per_app).await;
-    let others: Vec<String> = (1..apps).map(|a| format!("app-{a:04}")).collect();
-    fill(client, ns, &others, per_app).await;
-    let crowded = measure(client, ns, runs, apps, apps * per_app).await;
-    Cli { alone, crowded }
+    fill(client, &alone_ns, &[APP.to_string()], per_app).await;
+    let all: Vec<String> = (0..apps).map(|a| format!("app-{a:04}")).collect();
+    fill(client, ns, &all, per_app).await;
+    let mut out = Cli {
+        alone: Runs {
+            releases: per_app,
+            apps: 1,
+            ..Runs::default()
+        },
+        crowded: Runs {
+            releases: apps * per_app,
+            apps,
+            ..Runs::default()
+        },
+        ratios: vec![],
+    };
+    // Warm the file cache and both namespaces' first reads.
+    releases_once(&alone_ns).await;
+    releases_once(ns).await;
+    let (mut alone_requests, mut crowded_requests) = (vec![], vec![]);
+    for run in 0..runs {
+        let (a, c) = if run % 2 == 0 {
+            let a = measure(client, &alone_ns, &mut out.alone, &mut alone_requests).await;
+            (
+                a,
+                measure(client, ns, &mut out.crowded, &mut crowded_requests).await,
+            )
+        } else {
+            let c = measure(client, ns, &mut out.crowded, &mut crowded_requests).await;
+            (
+                measure(client, &alone_ns, &mut out.alone, &mut alone_requests).await,
+                c,
+            )
+        };
+        out.ratios.push(c.as_secs_f64() / a.as_secs_f64());
+    }
+    out.alone.requests = median(alone_requests);
+    out.crowded.requests = median(crowded_requests);
+    out
+}
+
+/// The namespace of the listed app alone, beside `ns`.
+pub fn alone_namespace(ns: &str) -> String {
+    format!("{ns}-alone")
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 async fn fill(client: &Client, ns: &str, apps: &[String], per_app: usize) {
@@ -69,26 +119,17 @@ async fn fill(client: &Client, ns: &str, apps: &[String], per_app: usize) {
     .await;
 }
 
-async fn measure(client: &Client, ns: &str, runs: usize, apps: usize, releases: usize) -> Runs {
-    let mut out = Runs {
-        releases,
-        apps,
-        ..Runs::default()
-    };
-    releases_once(ns).await; // warm the file cache
+/// One run of `convox releases` in `ns`, recorded in `runs`; its latency.
+async fn measure(client: &Client, ns: &str, runs: &mut Runs, requests: &mut Vec<f64>) -> Duration {
     let slipway = ["group=\"slipway.dev\""];
-    let mut requests = vec![];
-    for _ in 0..runs {
-        let before = apiserver_requests(client, &slipway).await;
-        let started = Instant::now();
-        let text = releases_once(ns).await;
-        out.latency.push(started.elapsed());
-        requests.push(apiserver_requests(client, &slipway).await - before);
-        out.rows = text.lines().count().saturating_sub(1);
-    }
-    requests.sort_by(f64::total_cmp);
-    out.requests = requests[requests.len() / 2];
-    out
+    let before = apiserver_requests(client, &slipway).await;
+    let started = Instant::now();
+    let text = releases_once(ns).await;
+    let took = started.elapsed();
+    runs.latency.push(took);
+    requests.push(apiserver_requests(client, &slipway).await - before);
+    runs.rows = text.lines().count().saturating_sub(1);
+    took
 }
 
 async fn releases_once(ns: &str) -> String {

@@ -1,201 +1,13 @@
-//! The figures of BENCHMARKS.md: the summary rows and one section per benchmark.
+//! The sections of BENCHMARKS.md: one per benchmark, with every spread.
 
 use std::fmt::Write;
 
-use crate::report::{Row, secs, spread_ms, verdict};
+use crate::report::{secs, spread_ms};
+use crate::rollout::{Pods, Rollout};
 use crate::scale::Scale;
-use crate::stats::{Num, Summary, ms};
+use crate::stats::{Num, Summary};
+use crate::summary::{FULL_SIZE, median_range, per_app_ms, pods_words, straight_per_app_ms};
 use crate::{Config, Results};
-
-/// Memory goal, MiB, at the full size.
-const MEMORY_GOAL_MIB: f64 = 64.0;
-/// The size the memory goal is set at.
-const FULL_SIZE: usize = 1000;
-/// Per-App cost counts as flat while the largest size costs at most this much more per App.
-const FLAT: f64 = 1.25;
-
-/// The summary table.
-pub fn summary_rows(config: &Config, results: &Results) -> Vec<Row> {
-    let mut rows = vec![];
-    if let Some(r) = &results.reaction {
-        let (s, b) = (Summary::of_ms(&r.slipway), Summary::of_ms(&r.straight));
-        let ratio = s.p50 / b.p50;
-        rows.push(Row {
-            id: "1",
-            figure: format!("reaction: spec.release written → every Deployment has the new template ({} promotes)", s.n),
-            slipway: format!("p50 {} ms, p99 {} ms", Num(s.p50), Num(s.p99)),
-            baseline: format!("p50 {} ms, p99 {} ms", Num(b.p50), Num(b.p99)),
-            ratio: format!("{}× (p99 {}×)", Num(ratio), Num(s.p99 / b.p99)),
-            goal: "p50 ≤ 2×".into(),
-            met: verdict(ratio <= 2.0),
-        });
-    }
-    if let Some(r) = &results.rollout {
-        let (ratio, s, b) = (
-            Summary::of(&r.ratios),
-            Summary::of_ms(&r.slipway),
-            Summary::of_ms(&r.straight),
-        );
-        rows.push(Row {
-            id: "2",
-            figure: format!(
-                "rollout of a 3-replica service, wall time to complete ({} pairs)",
-                ratio.n
-            ),
-            slipway: format!("p50 {} s", Num(s.p50 / 1000.0)),
-            baseline: format!("p50 {} s", Num(b.p50 / 1000.0)),
-            ratio: format!(
-                "{}× (IQR {}–{})",
-                Num(ratio.p50),
-                Num(ratio.q1),
-                Num(ratio.q3)
-            ),
-            goal: "≤ 1.05×".into(),
-            met: verdict(ratio.p50 <= 1.05),
-        });
-    }
-    for s in &results.scale {
-        let ratio = s.slipway.as_secs_f64() / s.straight.as_secs_f64();
-        rows.push(Row {
-            id: "3",
-            figure: format!("{} Apps × 2 services created at once → all Running", s.apps),
-            slipway: secs(&s.slipway),
-            baseline: secs(&s.straight),
-            ratio: format!("{}×", Num(ratio)),
-            goal: "≤ 1.1×".into(),
-            met: verdict(ratio <= 1.1),
-        });
-    }
-    if let Some(s) = results.scale.last() {
-        let peak = s.peak_mib.max(s.restart_peak_mib);
-        let full = s.apps >= FULL_SIZE;
-        rows.push(Row {
-            id: "3",
-            figure: format!(
-                "operator peak memory, {} Apps and {} Releases",
-                s.apps, s.releases
-            ),
-            slipway: format!("{} MiB", Num(peak)),
-            baseline: "".into(),
-            ratio: "".into(),
-            goal: format!(
-                "≤ {MEMORY_GOAL_MIB} MiB at {FULL_SIZE} Apps / {} Releases",
-                FULL_SIZE * 10
-            ),
-            met: if full {
-                verdict(peak <= MEMORY_GOAL_MIB)
-            } else {
-                format!("{} (smaller size)", verdict(peak <= MEMORY_GOAL_MIB))
-            },
-        });
-        rows.push(Row {
-            id: "3",
-            figure: format!("operator writes per App while {} Apps come up", s.apps),
-            slipway: Num(s.writes).to_string(),
-            baseline: "".into(),
-            ratio: "".into(),
-            goal: "(reported)".into(),
-            met: "".into(),
-        });
-        rows.push(Row {
-            id: "3",
-            figure: format!(
-                "restart with {} Apps converged: writes; time to ready / every App reconciled",
-                s.apps
-            ),
-            slipway: format!(
-                "{} writes; {} / {}",
-                s.restart_writes,
-                secs(&s.restart_ready),
-                secs(&s.restart_converged)
-            ),
-            baseline: "".into(),
-            ratio: "".into(),
-            goal: "0 writes".into(),
-            met: verdict(s.restart_writes == 0.0),
-        });
-    }
-    if let Some(c) = &results.cli {
-        let (alone, crowded) = (
-            Summary::of_ms(&c.alone.latency),
-            Summary::of_ms(&c.crowded.latency),
-        );
-        rows.push(Row {
-            id: "4",
-            figure: format!(
-                "`convox releases`, one app among {} apps / {} releases",
-                c.crowded.apps, c.crowded.releases
-            ),
-            slipway: format!(
-                "p50 {} ms, {} requests",
-                Num(crowded.p50),
-                c.crowded.requests
-            ),
-            baseline: format!(
-                "p50 {} ms alone ({} releases), {} requests",
-                Num(alone.p50),
-                c.alone.releases,
-                c.alone.requests
-            ),
-            ratio: format!("{}×", Num(crowded.p50 / alone.p50)),
-            goal: "≤ 200 ms; flat in others' releases".into(),
-            met: verdict(
-                crowded.p50 <= 200.0
-                    && c.crowded.requests <= c.alone.requests
-                    && crowded.p50 / alone.p50 <= FLAT,
-            ),
-        });
-    }
-    if results.scale.len() > 1 {
-        let (first, last) = (&results.scale[0], &results.scale[results.scale.len() - 1]);
-        let growth = per_app_ms(last) / per_app_ms(first);
-        rows.push(Row {
-            id: "5",
-            figure: format!(
-                "cost per App, {} → {} Apps (time, writes, memory)",
-                first.apps, last.apps
-            ),
-            slipway: format!(
-                "time/App {}×, writes/App {}×",
-                Num(growth),
-                Num(last.writes / first.writes)
-            ),
-            baseline: format!(
-                "straight time/App {}×",
-                Num(straight_per_app_ms(last) / straight_per_app_ms(first))
-            ),
-            ratio: "".into(),
-            goal: "flat".into(),
-            met: verdict(growth <= FLAT && last.writes / first.writes <= FLAT),
-        });
-    }
-    let _ = config;
-    if let Some(b) = &results.build {
-        let (ratio, cached, cold) = (
-            Summary::of(&b.ratios),
-            Summary::of_ms(&b.cached),
-            Summary::of_ms(&b.cold),
-        );
-        rows.push(Row {
-            id: "6",
-            figure: format!("convox build from source, two services on the real node: unchanged source (layer cache) vs every layer again ({} pairs)", ratio.n),
-            slipway: format!("cached p50 {} s", Num(cached.p50 / 1000.0)),
-            baseline: format!("cold p50 {} s", Num(cold.p50 / 1000.0)),
-            ratio: format!("{}× (median of pairs)", Num(ratio.p50)),
-            goal: "cached < cold".into(),
-            met: verdict(ratio.p50 < 1.0),
-        });
-    }
-    rows
-}
-
-fn per_app_ms(s: &Scale) -> f64 {
-    ms(&s.slipway) / s.apps as f64
-}
-
-fn straight_per_app_ms(s: &Scale) -> f64 {
-    ms(&s.straight) / s.apps as f64
-}
 
 /// One section per benchmark, with every spread.
 pub fn sections(w: &mut String, config: &Config, results: &Results) {
@@ -206,10 +18,12 @@ pub fn sections(w: &mut String, config: &Config, results: &Results) {
             "One App of two services (web with a port, worker; 0 replicas, so only the template \
              write is timed), {} releases made as the CLI makes them. Each promote is a merge \
              PATCH of `spec.release`; the clock stops when a watch on Deployments shows both \
-             Deployments with the release's pod template. The baseline, interleaved with it: the \
-             same two Deployments' templates patched straight (both PATCHes at once) until the \
-             same watch shows both. After each promote the benchmark waits for the App to report \
-             Running, so measurements do not overlap.\n",
+             Deployments with the release's pod template. The baseline, interleaved with it \
+             (alternating which goes first): the same two Deployments' templates patched straight \
+             (both PATCHes at once) until the same watch shows both. Each promote is paired with \
+             the straight patch measured next to it; the ratio is taken pair by pair. After each \
+             promote the benchmark waits for the App to report Running, so measurements do not \
+             overlap.\n",
             config.promotes + 1
         );
         let _ = writeln!(w, "| series | spread |\n|---|---|");
@@ -223,63 +37,60 @@ pub fn sections(w: &mut String, config: &Config, results: &Results) {
         }
         let _ = writeln!(
             w,
-            "\nPer promote the operator sent {} writes and {} reads (get/list) and ran {} App reconciles.\n",
+            "| ratio, pair by pair | {} |",
+            spread(&Summary::of(&r.ratios))
+        );
+        let _ = writeln!(
+            w,
+            "\nPer promote the operator sent {} writes and {} reads (get/list), ran {} App \
+             reconciles and used {} ms of CPU ({} s over the run).\n",
             Num(r.writes),
             Num(r.reads),
-            Num(r.reconciles)
+            Num(r.reconciles),
+            Num(r.cpu_seconds * 1000.0 / r.slipway.len().max(1) as f64),
+            Num(r.cpu_seconds)
         );
     }
-    if let Some(r) = &results.rollout {
-        let _ = writeln!(w, "## 2. Overhead on a rollout\n");
-        let _ = writeln!(
-            w,
-            "One service of 3 replicas (Convox's defaults: 50% minimum, 200% maximum). Slipway: \
-             promote, then wait until the App reports the release Running (what `convox releases \
-             promote` waits for). Straight: patch the template of a plain copy of the rendered \
-             Deployment, then wait until it is rolled out (`kubectl rollout status`'s rule). The \
-             two alternate which goes first.\n"
-        );
-        let _ = writeln!(w, "| series | spread |\n|---|---|");
-        let _ = writeln!(
-            w,
-            "| Slipway | {} |",
-            spread_ms(&Summary::of_ms(&r.slipway))
-        );
-        let _ = writeln!(
-            w,
-            "| straight | {} |",
-            spread_ms(&Summary::of_ms(&r.straight))
-        );
-        let extra: Vec<f64> = r
-            .slipway
-            .iter()
-            .zip(&r.straight)
-            .map(|(s, p)| ms(s) - ms(p))
-            .collect();
-        let extra = Summary::of(&extra);
-        let _ = writeln!(
-            w,
-            "| Slipway − straight, pair by pair | p50 {} ms (IQR {}–{}, min {}, max {}) |",
-            Num(extra.p50),
-            Num(extra.q1),
-            Num(extra.q3),
-            Num(extra.min),
-            Num(extra.max)
-        );
-        let s = Summary::of(&r.ratios);
-        let _ = writeln!(
-            w,
-            "| ratio, pair by pair | p50 {} (IQR {}–{}, min {}, max {}; n={}) |\n",
-            Num(s.p50),
-            Num(s.q1),
-            Num(s.q3),
-            Num(s.min),
-            Num(s.max),
-            s.n
-        );
+    if !results.rollouts.is_empty() {
+        rollout_section(w, &results.rollouts);
     }
     if !results.scale.is_empty() {
         scale_section(w, config, &results.scale);
+    }
+    if let Some(c) = &results.cli {
+        let _ = writeln!(w, "## 4. The CLI\n");
+        let _ = writeln!(
+            w,
+            "`target/release/convox releases -a app-0000` (as the admin), process start to exit, \
+             {} runs in each of two namespaces that exist side by side: one with only that app's \
+             releases, one with {} apps' releases. The runs alternate between the two (which goes \
+             first alternates too), and each crowded run is divided by the alone run beside it. \
+             Requests are counted by the API server (`apiserver_request_total`, group \
+             slipway.dev).\n",
+            c.ratios.len(),
+            c.crowded.apps
+        );
+        let _ = writeln!(
+            w,
+            "| namespace holds | latency | requests per run | rows shown |\n|---|---|---|---|"
+        );
+        for runs in [&c.alone, &c.crowded] {
+            let _ = writeln!(
+                w,
+                "| {} app{}, {} releases | {} | {} | {} |",
+                runs.apps,
+                if runs.apps == 1 { "" } else { "s" },
+                runs.releases,
+                spread_ms(&Summary::of_ms(&runs.latency)),
+                runs.requests,
+                runs.rows
+            );
+        }
+        let _ = writeln!(
+            w,
+            "| crowded / alone, run by run | {} | | |\n",
+            spread(&Summary::of(&c.ratios))
+        );
     }
     if let Some(b) = &results.build {
         let _ = writeln!(w, "## 6. Builds from source\n");
@@ -299,31 +110,78 @@ pub fn sections(w: &mut String, config: &Config, results: &Results) {
         }
         let _ = writeln!(w);
     }
-    if let Some(c) = &results.cli {
-        let _ = writeln!(w, "## 4. The CLI\n");
+}
+
+/// `p50 x (IQR a–b, min c, max d; n)` of a unitless figure.
+fn spread(s: &Summary) -> String {
+    format!(
+        "p50 {} (IQR {}–{}, min {}, max {}; n={})",
+        Num(s.p50),
+        Num(s.q1),
+        Num(s.q3),
+        Num(s.min),
+        Num(s.max),
+        s.n
+    )
+}
+
+fn rollout_section(w: &mut String, rollouts: &[Rollout]) {
+    let _ = writeln!(w, "## 2. Overhead on a rollout\n");
+    let _ = writeln!(
+        w,
+        "One service of 3 replicas (Convox's defaults: 50% minimum, 200% maximum). Slipway: \
+         promote, then wait until the App reports the release Running (what `convox releases \
+         promote` waits for). Straight: patch the template of a plain copy of the rendered \
+         Deployment, in the same namespace, then wait until it is rolled out (`kubectl rollout \
+         status`'s rule). The two alternate which goes first. Three kinds of pods: kwok's, Ready \
+         about as soon as they are bound; kwok's with the annotation \
+         `testenv.slipway.dev/ready-after` (tests/testenv/stages/pod-ready-after.yaml: Running at \
+         once, Ready that long after, as a readiness probe that begins to pass); and the real \
+         node's test app (containerd, `testenv image testapp`), Ready when its HTTP readiness \
+         probe (`health: /`, every 2 s after 1 s) passes.\n"
+    );
+    for r in rollouts {
+        let _ = writeln!(w, "### {}\n", pods_words(&r.pods));
+        let _ = writeln!(w, "| series | spread |\n|---|---|");
         let _ = writeln!(
             w,
-            "`target/release/convox releases -a app-0000`, process start to exit, {} runs each; \
-             requests counted by the API server (`apiserver_request_total`, group slipway.dev). \
-             First with only that app's releases in the namespace, then with {} apps' releases.\n",
-            config.cli_runs, c.crowded.apps
+            "| Slipway | {} |",
+            spread_ms(&Summary::of_ms(&r.slipway))
         );
         let _ = writeln!(
             w,
-            "| namespace holds | latency | requests per run | rows shown |\n|---|---|---|---|"
+            "| straight | {} |",
+            spread_ms(&Summary::of_ms(&r.straight))
         );
-        for runs in [&c.alone, &c.crowded] {
+        let extra = Summary::of(&r.extra_ms());
+        let _ = writeln!(
+            w,
+            "| Slipway − straight, pair by pair | p50 {} ms (IQR {}–{}, min {}, max {}) |",
+            Num(extra.p50),
+            Num(extra.q1),
+            Num(extra.q3),
+            Num(extra.min),
+            Num(extra.max)
+        );
+        let _ = writeln!(
+            w,
+            "| ratio, pair by pair | {} |",
+            spread(&Summary::of(&r.ratios))
+        );
+        let _ = writeln!(
+            w,
+            "\nOperator CPU: {} s over the {} pairs ({} ms per Slipway rollout).\n",
+            Num(r.cpu_seconds),
+            r.ratios.len(),
+            Num(r.cpu_seconds * 1000.0 / r.ratios.len().max(1) as f64)
+        );
+        if r.pods == Pods::Real {
             let _ = writeln!(
                 w,
-                "| {} apps, {} releases | {} | {} | {} |",
-                runs.apps,
-                runs.releases,
-                spread_ms(&Summary::of_ms(&runs.latency)),
-                runs.requests,
-                runs.rows
+                "Readiness here moves in steps of the probe's period (2 s), on both paths, so a \
+                 pair's difference is noisy; read the median of the pairs.\n"
             );
         }
-        let _ = writeln!(w);
     }
 }
 
@@ -334,43 +192,78 @@ fn scale_section(w: &mut String, config: &Config, sizes: &[Scale]) {
         "N Apps of two services (one replica each; web also gets a Service), {} releases each \
          (the newest made as the CLI makes it), one operator watching the namespace. Slipway: \
          all N Apps created at once ({} requests in flight), until every App reports Running. \
-         Straight, right after, in a second namespace: the same 2N Deployments and N Services \
-         the operator rendered, applied at once, until every Deployment is rolled out. Writes and \
-         reads are the operator's own (its `slipway_api_requests_total`), counted until 3 s after \
-         the last App turned Running. Then the operator is killed and started again with \
-         everything converged.\n",
+         Straight, in a second namespace: the same 2N Deployments and N Services the operator \
+         rendered (copied from the first repetition), applied at once, until every Deployment \
+         is rolled out. Each size runs {} times, each repetition in two fresh namespaces (the \
+         previous ones deleted and gone first), alternating which path goes first (the first \
+         repetition runs Slipway first, since the straight path copies what it rendered). \
+         Writes, reads and CPU are the operator's own (its `slipway_api_requests_total`, \
+         `/proc/<pid>/stat`), counted from the Apps' creation until 3 s after the last App \
+         turned Running. Then the operator is killed and started again with everything \
+         converged.\n",
         config.releases_per_app,
-        crate::kube::FAN_OUT
+        crate::kube::FAN_OUT,
+        config.repeats
     );
     let _ = writeln!(
         w,
-        "| Apps | Releases | Slipway | straight | ratio | Slipway ms/App | straight ms/App | writes/App | reads/App | reconciles/App | peak MiB | restart: ready / converged | restart writes | restart reads/App | restart peak MiB |"
+        "| Apps | Releases | ratio, median (min–max) | Slipway s | straight s | Slipway ms/App | straight ms/App | writes/App | reads/App | CPU s | peak MiB (max) |"
     );
-    let _ = writeln!(
-        w,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    );
+    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|---|");
     for s in sizes {
         let _ = writeln!(
             w,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             s.apps,
             s.releases,
-            secs(&s.slipway),
-            secs(&s.straight),
-            Num(s.slipway.as_secs_f64() / s.straight.as_secs_f64()),
+            median_range(&s.each(|r| r.ratio())),
+            median_range(&s.each(|r| r.slipway.as_secs_f64())),
+            median_range(&s.each(|r| r.straight.as_secs_f64())),
             Num(per_app_ms(s)),
             Num(straight_per_app_ms(s)),
-            Num(s.writes),
-            Num(s.reads),
-            Num(s.reconciles),
-            Num(s.peak_mib),
-            secs(&s.restart_ready),
-            secs(&s.restart_converged),
-            s.restart_writes,
-            Num(s.restart_reads),
-            Num(s.restart_peak_mib),
+            median_range(&s.each(|r| r.writes)),
+            median_range(&s.each(|r| r.reads)),
+            median_range(&s.each(|r| r.cpu_seconds)),
+            Num(s.peak_mib()),
         );
+    }
+    let _ = writeln!(w, "\nEach repetition:\n");
+    let _ = writeln!(
+        w,
+        "| Apps | # | first | Slipway | straight | ratio | writes/App | reads/App | reconciles/App | CPU s | peak MiB | restart: ready / converged | restart writes | restart reads/App | restart CPU s | restart peak MiB |"
+    );
+    let _ = writeln!(
+        w,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for s in sizes {
+        for (i, r) in s.reps.iter().enumerate() {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} |",
+                s.apps,
+                i + 1,
+                if r.slipway_first {
+                    "Slipway"
+                } else {
+                    "straight"
+                },
+                secs(&r.slipway),
+                secs(&r.straight),
+                Num(r.ratio()),
+                Num(r.writes),
+                Num(r.reads),
+                Num(r.reconciles),
+                Num(r.cpu_seconds),
+                Num(r.peak_mib),
+                secs(&r.restart_ready),
+                secs(&r.restart_converged),
+                r.restart_writes,
+                Num(r.restart_reads),
+                Num(r.restart_cpu_seconds),
+                Num(r.restart_peak_mib),
+            );
+        }
     }
     let largest = sizes.iter().map(|s| s.apps).max().unwrap_or(0);
     if largest < FULL_SIZE {

@@ -141,12 +141,21 @@ pub async fn create_namespace(client: &Client, name: &str) {
     }
 }
 
-/// Deletes namespaces and waits (up to `timeout`) until they are gone; returns whether they are.
-pub async fn delete_namespaces(client: &Client, names: &[String], timeout: Duration) -> bool {
+/// How long namespaces may take to go away (10,000 Releases and 2,000 Deployments take minutes).
+pub const GONE: Duration = Duration::from_secs(900);
+
+/// Deletes namespaces without waiting until they are gone.
+pub async fn start_deleting(client: &Client, names: &[String]) {
     let api = Api::<Namespace>::all(client.clone());
     for name in names {
         let _ = api.delete(name, &DeleteParams::background()).await;
     }
+}
+
+/// Deletes namespaces and waits (up to `timeout`) until they are gone; returns whether they are.
+pub async fn delete_namespaces(client: &Client, names: &[String], timeout: Duration) -> bool {
+    let api = Api::<Namespace>::all(client.clone());
+    start_deleting(client, names).await;
     let deadline = Instant::now() + timeout;
     loop {
         let mut left = 0;
@@ -166,11 +175,12 @@ pub async fn delete_namespaces(client: &Client, names: &[String], timeout: Durat
     }
 }
 
-/// Adds fake kwok nodes until the cluster can hold `pods` more pods than it holds now.
+/// Adds fake kwok nodes until kwok's nodes can hold `pods` more pods than the cluster holds
+/// now (the real node takes only the pods of namespaces placed on it).
 pub async fn ensure_pod_capacity(client: &Client, pods: usize) {
     let nodes = Api::<Node>::all(client.clone());
     let existing = nodes
-        .list(&ListParams::default())
+        .list_metadata(&ListParams::default().labels("type=kwok"))
         .await
         .expect("list Nodes")
         .items

@@ -1,12 +1,16 @@
-//! The release-built operator as a process: start, readiness, its metrics, its peak memory.
+//! The release-built operator as a process: start, readiness, its metrics, its peak memory and
+//! its CPU time.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use slipway_tests::{kubeconfig_path, testenv_dir, workspace_root};
+use slipway_tests::{testenv_dir, workspace_root};
+
+use crate::rbac::Account;
 
 /// A running `slipway-operator`; killed when dropped.
 pub struct Operator {
@@ -22,13 +26,19 @@ pub fn bin_dir() -> PathBuf {
 }
 
 impl Operator {
-    /// Starts the operator watching `namespaces`; its log goes to `$TESTENV_DIR/logs/<log>.log`.
-    pub fn start(namespaces: &[&str], log: &str) -> Operator {
-        Operator::start_with(namespaces, log, &[])
+    /// Starts the operator as `account`, watching `namespaces`; its log goes to
+    /// `$TESTENV_DIR/logs/<log>.log`.
+    pub fn start(account: &Account, namespaces: &[&str], log: &str) -> Operator {
+        Operator::start_with(account, namespaces, log, &[])
     }
 
     /// Like [`Operator::start`], with `extra` flags.
-    pub fn start_with(namespaces: &[&str], log: &str, extra: &[String]) -> Operator {
+    pub fn start_with(
+        account: &Account,
+        namespaces: &[&str],
+        log: &str,
+        extra: &[String],
+    ) -> Operator {
         let port = free_port();
         let logs = testenv_dir().join("logs");
         std::fs::create_dir_all(&logs).expect("the testenv log folder");
@@ -42,7 +52,7 @@ impl Operator {
             .args(["--namespace", &namespaces.join(",")])
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
             .args(extra)
-            .env("KUBECONFIG", kubeconfig_path())
+            .env("KUBECONFIG", &account.kubeconfig)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -72,6 +82,13 @@ impl Operator {
     /// Peak resident memory so far (VmHWM), in MiB.
     pub fn peak_mib(&self) -> f64 {
         proc_status_kib(self.child.id(), "VmHWM") / 1024.0
+    }
+
+    /// CPU time the process has used so far (user and system, all threads), in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        cpu_ticks(&stat) / clock_ticks()
     }
 
     /// Stops the operator at once, as a crash or an eviction would.
@@ -160,6 +177,30 @@ fn free_port() -> u16 {
     listener.local_addr().expect("a bound address").port()
 }
 
+/// utime + stime of a `/proc/<pid>/stat` line, in clock ticks (fields 14 and 15; the command
+/// name in field 2 may hold spaces, so fields are counted after its closing parenthesis).
+fn cpu_ticks(stat: &str) -> f64 {
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the name: field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    tick(11).unwrap_or(0.0) + tick(12).unwrap_or(0.0)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 when that cannot be asked).
+fn clock_ticks() -> f64 {
+    static TICKS: OnceLock<f64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .filter(|t: &f64| *t > 0.0)
+            .unwrap_or(100.0)
+    })
+}
+
 fn proc_status_kib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -179,5 +220,12 @@ mod tests {
             "# HELP x\nslipway_api_requests_total{verb=\"patch\",code=\"200\"} 2\nslipway_api_requests_total{verb=\"patch\",code=\"409\"} 1\nslipway_api_requests_total{verb=\"create\",code=\"201\"} 2\nslipway_api_requests_total{verb=\"get\",code=\"200\"} 7\n",
         ));
         assert_eq!((m.writes(), m.reads()), (5.0, 7.0));
+    }
+
+    #[test]
+    fn reads_cpu_ticks_after_the_command_name() {
+        let stat = "4242 (slipway op) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 31 0 0 20 0 9 0 1";
+        assert_eq!(cpu_ticks(stat), 281.0);
+        assert_eq!(cpu_ticks(""), 0.0);
     }
 }

@@ -13,6 +13,7 @@ use slipway_crds::{App, AppPhase, labels};
 use crate::kube::{Watched, create_namespace, fan_out};
 use crate::objects::{self, numbered_env, release_name, two_services};
 use crate::operator::Operator;
+use crate::rbac::Account;
 
 /// How long one step may take before the benchmark gives up.
 const STEP: Duration = Duration::from_secs(60);
@@ -31,6 +32,10 @@ pub struct Reaction {
     pub straight: Vec<Duration>,
     /// One Deployment PATCH's own round trip.
     pub deployment_patch: Vec<Duration>,
+    /// slipway / straight, each promote over the straight patch measured beside it.
+    pub ratios: Vec<f64>,
+    /// Operator CPU seconds over all promotes (and the straight patches between them).
+    pub cpu_seconds: f64,
     /// Operator API writes per promote, all of it (apply, status, events, cleanup).
     pub writes: f64,
     /// Operator API reads (get, list) per promote.
@@ -40,9 +45,9 @@ pub struct Reaction {
 }
 
 /// Promotes one app of two services `promotes` times; see [`Reaction`].
-pub async fn run(client: &Client, ns: &str, promotes: usize) -> Reaction {
+pub async fn run(client: &Client, account: &Account, ns: &str, promotes: usize) -> Reaction {
     create_namespace(client, ns).await;
-    let operator = Operator::start(&[ns], &format!("operator-{ns}"));
+    let operator = Operator::start(account, &[ns], &format!("operator-{ns}"));
     operator.wait_ready(Instant::now());
     let manifest = two_services(0);
     fan_out((0..=promotes).collect(), |i| {
@@ -57,7 +62,7 @@ pub async fn run(client: &Client, ns: &str, promotes: usize) -> Reaction {
     let mut deployments = Watched::<Deployment>::start(Api::namespaced(client.clone(), ns)).await;
     let first = release_name(APP, 0);
     objects::create_app(client, ns, &objects::app(APP, Some(&first), 100_000)).await;
-    wait_running(&mut apps, &first).await;
+    wait_running(&mut apps, &first, STEP).await;
 
     let rendered = deployments.state();
     for (plain, service) in PLAIN.iter().zip(["web", "worker"]) {
@@ -67,6 +72,7 @@ pub async fn run(client: &Client, ns: &str, promotes: usize) -> Reaction {
     let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let mut out = Reaction::default();
     let before = operator.metrics();
+    let cpu_before = operator.cpu_seconds();
     for i in 1..=promotes {
         let release = release_name(APP, i);
         if i % 2 == 0 {
@@ -76,7 +82,10 @@ pub async fn run(client: &Client, ns: &str, promotes: usize) -> Reaction {
             straight(&api, i, &mut deployments, &mut out).await;
             slipway(client, ns, &release, &mut apps, &mut deployments, &mut out).await;
         }
+        let (s, p) = (out.slipway[i - 1], out.straight[i - 1]);
+        out.ratios.push(s.as_secs_f64() / p.as_secs_f64());
     }
+    out.cpu_seconds = operator.cpu_seconds() - cpu_before;
     let after = operator.metrics();
     let per = |f: fn(&crate::operator::Metrics) -> f64| (f(&after) - f(&before)) / promotes as f64;
     out.writes = per(|m| m.writes());
@@ -107,7 +116,7 @@ async fn slipway(
         .await;
     out.slipway.push(started.elapsed());
     // Settle before the next measurement, so one does not run inside the other.
-    wait_running(apps, release).await;
+    wait_running(apps, release, STEP).await;
 }
 
 async fn straight(
@@ -157,9 +166,9 @@ async fn straight(
         .await;
 }
 
-/// Waits until the App serves `release`, healthy.
-pub async fn wait_running(apps: &mut Watched<App>, release: &str) {
-    apps.until(STEP, None, &format!("the App to run {release}"), |all| {
+/// Waits (up to `timeout`) until the App serves `release`, healthy.
+pub async fn wait_running(apps: &mut Watched<App>, release: &str, timeout: Duration) {
+    apps.until(timeout, None, &format!("the App to run {release}"), |all| {
         all.iter()
             .any(|a| {
                 let s = a.status.clone().unwrap_or_default();
