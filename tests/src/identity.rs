@@ -14,9 +14,14 @@ use crate::cluster::{TestNamespace, kubeconfig_path, testenv_dir};
 
 /// A one-hour token of ServiceAccount `namespace/name`.
 pub async fn token(client: &Client, namespace: &str, name: &str) -> String {
+    token_lasting(client, namespace, name, 3600).await
+}
+
+/// A token of ServiceAccount `namespace/name` that lasts `seconds`.
+pub async fn token_lasting(client: &Client, namespace: &str, name: &str, seconds: i64) -> String {
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(3600),
+            expiration_seconds: Some(seconds),
             ..TokenRequestSpec::default()
         }),
         ..TokenRequest::default()

@@ -5,9 +5,8 @@
 
 use std::path::PathBuf;
 
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Node, ServiceAccount};
-use kube::api::{ListParams, PostParams};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::ListParams;
 use kube::{Api, Client};
 use slipway_tests::{helm, identity};
 
@@ -65,7 +64,7 @@ pub async fn install(client: &Client, home: &str) -> Account {
         .and_then(|o| o["metadata"]["name"].as_str())
         .expect("the chart's ServiceAccount")
         .to_string();
-    let token = token(client, home, &account).await;
+    let token = identity::token_lasting(client, home, &account, TOKEN_SECONDS).await;
     let kubeconfig = identity::write_kubeconfig("bench-operator", &token, home);
     let as_account = identity::client_from(&kubeconfig).await;
     assert!(
@@ -80,21 +79,4 @@ pub async fn install(client: &Client, home: &str) -> Account {
         home: home.to_string(),
         kubeconfig,
     }
-}
-
-async fn token(client: &Client, namespace: &str, name: &str) -> String {
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(TOKEN_SECONDS),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    Api::<ServiceAccount>::namespaced(client.clone(), namespace)
-        .create_token_request(name, &PostParams::default(), &request)
-        .await
-        .unwrap_or_else(|e| panic!("a token for ServiceAccount {namespace}/{name}: {e}"))
-        .status
-        .and_then(|s| s.token)
-        .expect("a token in the TokenRequest status")
 }
