@@ -178,41 +178,24 @@ async fn read(
     };
     let releases: Api<Release> = Api::namespaced(lookup.client.clone(), lookup.namespace);
     let secrets: Api<Secret> = Api::namespaced(lookup.client.clone(), lookup.namespace);
-    let (release, secret) = match lookup.stored {
-        Some(stored) => {
-            let secret = secret_of(stored, name);
+    let guess = lookup.stored.map(|stored| secret_of(stored, name));
+    let (release, mut secret) = match &guess {
+        Some(guess) => {
             let (release, secret) =
-                futures::future::join(releases.get_opt(name), secrets.get_opt(&secret)).await;
+                futures::future::join(releases.get_opt(name), secrets.get_opt(guess)).await;
             (release.map_err(failed)?, secret.map_err(failed)?)
         }
-        None => {
-            let Some(release) = releases.get_opt(name).await.map_err(failed)? else {
-                return Ok(None);
-            };
-            let secret = secrets
-                .get_opt(&secret_of(&release, name))
-                .await
-                .map_err(failed)?;
-            (Some(release), secret)
-        }
+        None => (releases.get_opt(name).await.map_err(failed)?, None),
     };
-    // The release may have been replaced since the store saw it: the Secret read must be the
-    // one the release read names.
-    match release {
-        Some(release)
-            if lookup
-                .stored
-                .is_some_and(|s| secret_of(s, name) != secret_of(&release, name)) =>
-        {
-            let secret = secrets
-                .get_opt(&secret_of(&release, name))
-                .await
-                .map_err(failed)?;
-            Ok(Some((release, secret)))
-        }
-        Some(release) => Ok(Some((release, secret))),
-        None => Ok(None),
+    let Some(release) = release else {
+        return Ok(None);
+    };
+    // No guess, or the release was replaced since the store saw it: read the Secret it names.
+    let named = secret_of(&release, name);
+    if guess.as_ref() != Some(&named) {
+        secret = secrets.get_opt(&named).await.map_err(failed)?;
     }
+    Ok(Some((release, secret)))
 }
 
 /// The Secret that holds a release's env: the one it names, or the one the operator makes.
