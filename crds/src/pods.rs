@@ -16,6 +16,9 @@ const IMAGE_FIRST_FAILURE: &str = "ErrImagePull";
 /// Waiting reason of a container the kubelet waits to restart.
 const CRASH_LOOP_REASON: &str = "CrashLoopBackOff";
 
+/// Waiting reason of a container whose env Secret (or a key of it) is missing.
+const CONFIG_ERROR: &str = "CreateContainerConfigError";
+
 /// How the kubelet's waiting reasons end when it cannot create or start a container from its
 /// spec (`CreateContainerConfigError`: a missing Secret or key; `RunContainerError`, …).
 const CREATE_FAILURE_SUFFIX: &str = "Error";
@@ -99,6 +102,14 @@ pub fn start_failure(container: &ContainerStatus) -> Option<(String, String)> {
             waiting.message.clone().unwrap_or_default(),
         )
     })
+}
+
+/// Whether a container of `pod` cannot start because its config (the env Secret) is missing or
+/// wrong: the moment a damaged env Secret of a running release matters.
+pub fn lacks_its_config(pod: &Pod) -> bool {
+    container_statuses(pod)
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
+        .any(|reason| reason == CONFIG_ERROR)
 }
 
 /// The first failing container of `pod`.

@@ -131,3 +131,14 @@ fn a_one_off_process_fails_to_start_by_the_same_image_rule() {
     );
     assert_eq!(start_failure(&creating), None);
 }
+
+#[test]
+fn a_pod_that_cannot_start_for_its_env_secret_lacks_its_config() {
+    let waiting = |reason: &str| {
+        pod_with(&format!(
+            "ready: false\nrestartCount: 0\nstate:\n  waiting: {{reason: {reason}}}\n"
+        ))
+    };
+    assert!(lacks_its_config(&waiting("CreateContainerConfigError")));
+    assert!(!lacks_its_config(&waiting("ContainerCreating")));
+}

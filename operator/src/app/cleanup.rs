@@ -12,14 +12,14 @@ use super::error::AppError;
 
 /// Deletes releases of `app` beyond its history limit, sparing the protected ones; reads only
 /// `releases` (the release store, trimmed), so it costs no API call while nothing expired.
-/// `in_use` names the env Secrets of the releases this pass resolved.
+/// `in_use` names the env Secret of the release this pass renders.
 pub async fn releases(
     client: &kube::Client,
     namespace: &str,
     app: &App,
     statuses: &[&AppStatus],
     releases: Vec<Release>,
-    in_use: &[&str],
+    in_use: Option<&str>,
 ) -> Result<(), AppError> {
     let limit = usize::try_from(app.spec.history_limit()).unwrap_or(usize::MAX);
     let protect = statuses
@@ -51,7 +51,7 @@ pub async fn releases(
             .collect();
         // The release this pass runs shares it, and the store does not hold that one yet (a
         // rollback copy of an expired release, made a moment ago): a later pass deletes it.
-        if sharers.is_empty() && secret.as_deref().is_some_and(|s| in_use.contains(&s)) {
+        if sharers.is_empty() && secret.is_some() && secret.as_deref() == in_use {
             continue;
         }
         for sharer in sharers {

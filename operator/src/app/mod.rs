@@ -5,7 +5,9 @@
 
 mod apply;
 mod autoscale;
+mod choose;
 mod cleanup;
+mod converge;
 mod decide;
 mod drift;
 mod error;
@@ -13,14 +15,15 @@ mod error;
 mod fixtures;
 mod plan;
 mod render;
+mod report;
 mod resolve;
 mod rollout;
 mod status;
+mod stores;
 #[cfg(test)]
 mod tests;
 mod written;
 
-use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,19 +33,20 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::utils::PredicateConfig;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Api, Resource, ResourceExt};
-use slipway_crds::app::{AppStatus, ServiceStatus};
-use slipway_crds::{App, Release, builder, labels};
+use kube::{Api, ResourceExt};
+use slipway_crds::app::AppStatus;
+use slipway_crds::{App, Release, builder, labels, pods};
 
 use crate::context::Context;
 use crate::watch;
+use choose::Choice;
 use decide::Mode;
 pub use error::AppError;
-use resolve::{Lookup, Resolution, Resolutions, Resolved};
+use report::StatusWrite;
+use resolve::{Resolution, Resolutions};
 use rollout::RolloutState;
 use status::{Observation, Report};
 
@@ -50,8 +54,6 @@ use status::{Observation, Report};
 const RESYNC: Duration = Duration::from_secs(300);
 /// How often an App is looked at while something moves or waits.
 const WHILE_MOVING: Duration = Duration::from_secs(10);
-/// The shortest time between two status writes that change only ready counts.
-const COUNTS_EVERY: Duration = Duration::from_secs(2);
 
 /// Objects per page of a watch's first list.
 const WATCH_PAGE: u32 = 100;
@@ -60,7 +62,7 @@ const WATCH_PAGE: u32 = 100;
 /// resolved lately and the statuses written last.
 struct AppContext {
     ctx: Arc<Context>,
-    stores: apply::Stores,
+    stores: stores::Stores,
     resolutions: Arc<Resolutions>,
     written: written::Written,
 }
@@ -99,13 +101,13 @@ pub async fn run(
     // The watches that trigger reconciles also keep what runs in memory, for reconcile to read.
     let (deployment_store, writer) = reflector::store();
     let deployment_events = watcher(deployments, managed.clone())
-        .modify(apply::keep_foreign_spec_edits)
+        .modify(stores::keep_foreign_spec_edits)
         .reflect(writer)
         .backoff(watch::Quick::default())
         .touched_objects();
     let (service_store, writer) = reflector::store();
     let service_events = watcher(services, managed.clone())
-        .modify(apply::keep_foreign_spec_edits)
+        .modify(stores::keep_foreign_spec_edits)
         .reflect(writer)
         .backoff(watch::Quick::default())
         .touched_objects();
@@ -127,7 +129,7 @@ pub async fn run(
             }
             _ => {}
         })
-        .modify(apply::trim_release)
+        .modify(stores::trim_release)
         .reflect(releases.writer)
         .backoff(watch::Quick::default())
         .touched_objects()
@@ -137,14 +139,14 @@ pub async fn run(
         });
     let (pod_store, writer) = reflector::store();
     let pod_events = watcher(pods, managed)
-        .modify(apply::trim_pod)
+        .modify(stores::trim_pod)
         .reflect(writer)
         .backoff(watch::Quick::default())
         .touched_objects();
     let metrics = ctx.metrics.clone();
     let ctx = Arc::new(AppContext {
         ctx,
-        stores: apply::Stores::new(
+        stores: stores::Stores::new(
             deployment_store,
             service_store,
             release_store,
@@ -192,7 +194,7 @@ pub async fn run(
         |pod: Pod| {
             // Every change of every pod made a reconcile; a healthy pod's progress arrives
             // through its Deployment's status, so only trouble needs a look of its own.
-            if !rollout::in_trouble(&pod) && !lacks_its_config(&pod) {
+            if !pods::in_trouble(&pod) && !pods::lacks_its_config(&pod) {
                 return None;
             }
             let namespace = pod.namespace().unwrap_or_default();
@@ -233,10 +235,10 @@ async fn reconcile_app(app: &App, shared: &AppContext) -> Result<Action, AppErro
     let namespace = app.namespace().ok_or(AppError::MissingField("namespace"))?;
     shared.stores.ready().await;
     let live = shared.stores.live(&namespace, &app.name_any());
-    let choice = choose(app, shared, &namespace, &live).await?;
+    let choice = choose::choose(app, shared, &namespace, &live).await?;
     let converged = match &choice.target {
         Some(Resolution::Usable(target)) => {
-            Some(converge(app, shared, &namespace, target, &live).await?)
+            Some(converge::converge(app, shared, &namespace, target, &live).await?)
         }
         _ => None,
     };
@@ -246,7 +248,11 @@ async fn reconcile_app(app: &App, shared: &AppContext) -> Result<Action, AppErro
         // What runs, even when nothing could be rendered: status keeps telling the truth.
         services: match &converged {
             Some((_, services)) => services.clone(),
-            None => live.deployments.iter().map(service_status).collect(),
+            None => live
+                .deployments
+                .iter()
+                .map(converge::service_status)
+                .collect(),
         },
         state: converged.map(|(state, _)| state),
         repository: shared
@@ -256,162 +262,10 @@ async fn reconcile_app(app: &App, shared: &AppContext) -> Result<Action, AppErro
             .map(|b| builder::repository(&b.registry, &namespace, &app.name_any())),
     };
     let report = status::report(app, &seen, &Time(jiff::Timestamp::now()));
-    let written = save(app, shared, &report).await?;
+    let written = report::save(app, shared, &report).await?;
     clean_up(app, shared, &namespace, &report.status, &choice).await?;
     tracing::info!(phase = ?report.status.phase, release = ?report.status.release, "Reconciled");
     Ok(next_look(app, &seen, &report, written))
-}
-
-/// What a pass chose to render, and why the desired release cannot run, if it cannot.
-struct Choice {
-    mode: Mode,
-    /// The release to render (the desired one, or the one to keep or return to).
-    target: Option<Resolution>,
-    invalid: Option<String>,
-    /// The env Secrets of the releases resolved, which cleanup must not take from them.
-    secrets: Vec<String>,
-}
-
-/// Resolves the desired release, decides what to do, and resolves the release to render.
-async fn choose(
-    app: &App,
-    shared: &AppContext,
-    namespace: &str,
-    live: &apply::Live,
-) -> Result<Choice, AppError> {
-    let name = &app.name_any();
-    let intent = intent(app).unwrap_or_default();
-    // A pod that cannot start for its config may mean a damaged env Secret: look afresh.
-    let fresh = live.pods.iter().any(lacks_its_config);
-    let lookup = |release: &str| {
-        let stored = shared.stores.release(namespace, release);
-        let release = release.to_string();
-        async move {
-            let lookup = Lookup {
-                client: &shared.ctx.client,
-                namespace,
-                app: name,
-                progress_deadline: app.spec.progress_deadline(),
-                intent,
-                fresh,
-                stored: stored.as_deref(),
-            };
-            shared.resolutions.resolve(&lookup, &release).await
-        }
-    };
-    let desired = match &app.spec.release {
-        Some(release) => Some(lookup(release).await?),
-        None => None,
-    };
-    let status = app.status.clone().unwrap_or_default();
-    let mut invalid = desired.as_ref().and_then(Resolution::invalid).cloned();
-    let mode = decide::decide(&app.spec, &status, invalid.is_none());
-    let target = match (mode.release(), desired) {
-        (None, _) => None,
-        (Some(release), Some(desired)) if app.spec.release.as_deref() == Some(release) => {
-            Some(desired)
-        }
-        (Some(release), _) => Some(lookup(release).await?),
-    };
-    if let Some(Resolution::Unusable(e)) = &target {
-        invalid = Some(e.clone());
-    }
-    let secrets = match &target {
-        Some(Resolution::Usable(t)) => vec![t.plan.env_secret.clone()],
-        _ => vec![],
-    };
-    Ok(Choice {
-        mode,
-        target,
-        invalid: invalid.map(|i| i.0),
-        secrets,
-    })
-}
-
-/// Renders and applies `target`, then observes its rollout: how far it came, what each service runs.
-async fn converge(
-    app: &App,
-    shared: &AppContext,
-    namespace: &str,
-    target: &Resolved,
-    live: &apply::Live,
-) -> Result<(RolloutState, Vec<ServiceStatus>), AppError> {
-    let client = &shared.ctx.client;
-    let plan = &target.plan;
-    if let Some(secret) = &target.own_secret {
-        apply::ensure_secret(client, namespace, secret, app).await?;
-        shared.resolutions.secret_made(namespace, &plan.release);
-    }
-    let owner = app
-        .controller_owner_ref(&())
-        .ok_or(AppError::MissingField("uid"))?;
-    let replicas = live_replicas(&live.deployments);
-    let rendered = render::render_with(plan, &owner, &replicas, &app.spec.services);
-    // Services that already ran the target: a missing object of theirs was deleted by hand.
-    let status = app.status.clone().unwrap_or_default();
-    let ran: Vec<&str> = status
-        .services
-        .iter()
-        .filter(|s| s.release.as_deref() == Some(plan.release.as_str()))
-        .map(|s| s.name.as_str())
-        .collect();
-    let applied = apply::apply(client, namespace, &rendered, live, &ran).await?;
-    for note in &applied.restored {
-        record(&shared.ctx, app, EventType::Warning, "DriftRestored", note).await;
-    }
-    let deployments = applied.deployments;
-    let sets = (
-        &rendered.deployments[..],
-        &live.deployments[..],
-        &deployments[..],
-    );
-    autoscale::apply(client, namespace, plan, sets).await?;
-    apply::prune(client, namespace, &rendered, live).await?;
-    let observed: Vec<Option<&Deployment>> = deployments.iter().map(Some).collect();
-    let state = rollout::observe(&plan.release, &observed, &live.pods);
-    Ok((state, deployments.iter().map(service_status).collect()))
-}
-
-/// How a pass ended for the status: written, or held back because only counts changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum StatusWrite {
-    /// Nothing changed.
-    Unchanged,
-    /// The new status was saved.
-    Saved,
-    /// Only ready counts changed, soon after the last write: saved by a later pass, in this long.
-    Held(Duration),
-}
-
-/// Writes the report's status if it changed, then its Events and its promotions' metrics.
-async fn save(app: &App, shared: &AppContext, report: &Report) -> Result<StatusWrite, AppError> {
-    let old = app.status.clone().unwrap_or_default();
-    if old == report.status {
-        return Ok(StatusWrite::Unchanged);
-    }
-    let uid = app.uid().unwrap_or_default();
-    if status::counts_only(&old, &report.status)
-        && let Some(since) = shared.written.since(&uid)
-        && since < COUNTS_EVERY
-    {
-        return Ok(StatusWrite::Held(COUNTS_EVERY - since));
-    }
-    let ctx = &shared.ctx;
-    shared
-        .written
-        .saved(apply::patch_status(&ctx.client, app, &report.status).await?);
-    for promotion in &report.finished {
-        ctx.metrics.promoted(promotion);
-    }
-    for event in &report.events {
-        let type_ = if event.warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        };
-        record(ctx, app, type_, event.reason, &event.note).await;
-    }
-    Ok(StatusWrite::Saved)
 }
 
 /// Deletes the App's releases beyond its history limit.
@@ -426,9 +280,9 @@ async fn clean_up(
 ) -> Result<(), AppError> {
     let before = app.status.clone().unwrap_or_default();
     let releases = shared.stores.releases(namespace, &app.name_any());
-    let in_use: Vec<&str> = choice.secrets.iter().map(String::as_str).collect();
+    let in_use = choice.secret_in_use();
     let client = &shared.ctx.client;
-    cleanup::releases(client, namespace, app, &[&before, next], releases, &in_use).await
+    cleanup::releases(client, namespace, app, &[&before, next], releases, in_use).await
 }
 
 /// When to look at the App again.
@@ -449,83 +303,9 @@ fn next_look(app: &App, seen: &Observation, report: &Report, written: StatusWrit
     Action::requeue(if moving { WHILE_MOVING } else { RESYNC })
 }
 
-/// Whether a container of `pod` cannot start because its config (the env Secret) is missing or
-/// wrong: the moment a damaged env Secret of a running release matters, so it is seen then
-/// rather than at the next resync (the operator may not watch Secrets).
-fn lacks_its_config(pod: &Pod) -> bool {
-    pod.status
-        .iter()
-        .flat_map(|s| s.container_statuses.iter().flatten())
-        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
-        .any(|reason| reason == "CreateContainerConfigError")
-}
-
-fn live_replicas(deployments: &[Deployment]) -> BTreeMap<String, i32> {
-    deployments
-        .iter()
-        .filter_map(|d| {
-            let service = d.labels().get(labels::SERVICE)?.clone();
-            Some((service, d.spec.as_ref()?.replicas?))
-        })
-        .collect()
-}
-
-fn service_status(d: &Deployment) -> ServiceStatus {
-    let status = d.status.clone().unwrap_or_default();
-    let spec = d.spec.clone().unwrap_or_default();
-    ServiceStatus {
-        name: d.labels().get(labels::SERVICE).cloned().unwrap_or_default(),
-        replicas: spec.replicas.unwrap_or(1),
-        updated: status.updated_replicas.unwrap_or(0),
-        ready: status.ready_replicas.unwrap_or(0),
-        release: spec
-            .template
-            .metadata
-            .and_then(|m| m.labels)
-            .and_then(|l| l.get(labels::RELEASE).cloned()),
-    }
-}
-
-/// Publishes one Event on the App; a failure is logged, never fatal.
-async fn record(ctx: &Context, app: &App, type_: EventType, reason: &str, note: &str) {
-    let ev = Event {
-        type_,
-        reason: reason.to_string(),
-        note: Some(note.to_string()),
-        // The recorder folds events with the same action into one series: give each note its own.
-        action: note.chars().take(128).collect(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&ev, &app.object_ref(&())).await {
-        tracing::warn!(error = %e, "Failed to publish event");
-    }
-}
-
 fn error_policy(app: Arc<App>, error: &AppError, ctx: Arc<AppContext>) -> Action {
     ctx.ctx.metrics.failed("app", error.step());
     let cause = std::error::Error::source(error).map(ToString::to_string);
     tracing::warn!(app = %app.name_any(), error = %error, cause, "Reconcile failed");
     Action::requeue(error.retry_after())
-}
-
-#[cfg(test)]
-mod pod_tests {
-    use super::*;
-
-    fn pod(reason: &str) -> Pod {
-        serde_json::from_value(serde_json::json!({
-            "metadata": { "name": "web-1" },
-            "status": { "containerStatuses": [{
-                "name": "main", "image": "nginx:1", "imageID": "", "ready": false,
-                "restartCount": 0, "state": { "waiting": { "reason": reason } },
-            }] },
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn a_pod_that_cannot_start_for_its_env_secret_is_looked_at() {
-        assert!(lacks_its_config(&pod("CreateContainerConfigError")));
-        assert!(!lacks_its_config(&pod("ContainerCreating")));
-    }
 }

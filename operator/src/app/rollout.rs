@@ -84,12 +84,6 @@ fn deployment_state(release: &str, deployment: &Deployment) -> RolloutState {
     }
 }
 
-/// Whether a pod shows trouble that can fail a rollout (the rule shared with the CLI). Other
-/// changes of a pod reach the App through its Deployment.
-pub fn in_trouble(pod: &Pod) -> bool {
-    pods::in_trouble(pod)
-}
-
 fn failing_pod(release: &str, pods: &[Pod]) -> Option<RolloutState> {
     let of_release = pods.iter().filter(|p| {
         p.metadata

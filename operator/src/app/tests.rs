@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use http::{Request, Response, StatusCode};
+use kube::Resource;
 use kube::client::Body;
 use kube::runtime::reflector::store::Writer;
 use serde_json::{Value, json};
@@ -79,7 +80,7 @@ impl Cluster {
         let (release_store, releases) = reflector::store();
         let (pod_store, pods) = reflector::store();
         let listed = futures::future::ready(()).boxed();
-        let stores = apply::Stores::new(
+        let stores = stores::Stores::new(
             deployment_store,
             service_store,
             release_store,
@@ -146,7 +147,7 @@ impl Cluster {
             writer.apply_watcher_event(&watcher::Event::InitDone);
         }
         let mut trimmed = self.release.clone();
-        apply::trim_release(&mut trimmed);
+        stores::trim_release(&mut trimmed);
         fill(&mut self.deployments, deployments);
         fill(&mut self.services, services);
         fill(&mut self.releases, vec![trimmed]);

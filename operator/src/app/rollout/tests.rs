@@ -1,6 +1,8 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 
+use slipway_crds::pods::in_trouble;
+
 use super::*;
 
 fn deployment(yaml: &str) -> Deployment {
