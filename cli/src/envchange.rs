@@ -273,12 +273,7 @@ async fn swap_head(ctx: &Ctx, app: &App, release: &str) -> Result<(), kube::Erro
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use slipway_crds::env::from_pairs as env;
 
     fn set(pairs: &[(&str, &str)]) -> EnvEdit {
         EnvEdit {

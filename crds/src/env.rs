@@ -232,16 +232,19 @@ pub fn from_secret(secret: &Secret) -> Result<Env, EnvError> {
     Ok(env)
 }
 
+/// An env from `(key, value)` pairs, as tests and fixtures write one.
+pub fn from_pairs(pairs: &[(&str, &str)]) -> Env {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use super::from_pairs as env;
 
     #[test]
     fn assignments_parse_with_empty_values_and_equals_signs() {

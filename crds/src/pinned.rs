@@ -82,12 +82,7 @@ mod tests {
     use super::*;
     use crate::ReleaseSpec;
 
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::env::from_pairs as env;
 
     /// A release with plain `A=1` whose Secret pins `FOO=bar`, and that Secret.
     fn pinned() -> (Release, Secret) {

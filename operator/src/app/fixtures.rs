@@ -1,8 +1,5 @@
 //! Objects for unit tests of the pure steps.
 
-use std::collections::BTreeMap;
-
-use slipway_crds::env::Env;
 use slipway_crds::{Release, ReleaseSpec};
 
 /// A manifest with a web service (port, health, scale) and a worker.
@@ -47,10 +44,4 @@ pub fn release(app: &str, name: &str, manifest: &str) -> Release {
     release
 }
 
-/// An env from pairs.
-pub fn env(pairs: &[(&str, &str)]) -> Env {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect::<BTreeMap<_, _>>()
-}
+pub use slipway_crds::env::from_pairs as env;

@@ -22,12 +22,7 @@ pub const TWO: &str =
 /// How long the operator may take to report a case.
 const REPORTED: Duration = Duration::from_secs(60);
 
-pub fn env(pairs: &[(&str, &str)]) -> Env {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+pub use slipway_crds::env::from_pairs as env;
 
 /// Creates release `name` of `app` as the CLI does, after `tweak` changed its spec.
 pub async fn make_release(

@@ -7,7 +7,7 @@ mod lifecycle;
 mod restart;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use slipway_crds::{env, labels};
+use slipway_crds::labels;
 use slipway_tests::TestNamespace;
 pub use slipway_tests::reliability::generations;
 
@@ -23,12 +23,7 @@ pub const TWO_SERVICES: &str = "services:
     command: bin/work
 ";
 
-pub fn env(pairs: &[(&str, &str)]) -> env::Env {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+pub use slipway_crds::env::from_pairs as env;
 
 pub async fn deployment(ns: &TestNamespace, name: &str) -> Option<Deployment> {
     ns.api::<Deployment>()

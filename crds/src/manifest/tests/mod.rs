@@ -13,12 +13,7 @@ const FULL: &str = include_str!("../../../tests/fixtures/manifest/full.yml");
 
 const SERVICE_ERRORS: &str = include_str!("../../../tests/fixtures/manifest/service-errors.txt");
 
-fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use crate::env::from_pairs as env;
 
 fn decl(name: &str, default: Option<&str>) -> EnvDecl {
     EnvDecl {
