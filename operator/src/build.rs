@@ -57,6 +57,10 @@ pub fn release_name(build: &str) -> String {
     }
 }
 
+/// A value, or the reason the Build fails: it ends the Build and is not retried (an API error,
+/// the outer `Result`, is).
+type Outcome<T> = std::result::Result<T, String>;
+
 /// Where a Build stands after one look at it.
 enum Step {
     /// The build pod was made just now.
@@ -201,7 +205,7 @@ async fn build_from_source(
 }
 
 /// `status` once the build has ended: complete with its release, or failed with a reason.
-fn ended(status: BuildStatus, outcome: Result<String, String>) -> BuildStatus {
+fn ended(status: BuildStatus, outcome: Outcome<String>) -> BuildStatus {
     let now = Time(jiff::Timestamp::now());
     let (phase, release, reason) = match outcome {
         Ok(release) => (BuildPhase::Complete, Some(release), None),
@@ -237,14 +241,14 @@ async fn report(client: &kube::Client, build: &Build, status: BuildStatus) -> Re
 // A new Secret first, then the Release, then the Secret's owner: a Release never names a
 // missing Secret. The env comes from the base the next env change would take (the same rule as
 // the CLI, `slipway_crds::order`), so a build never inherits an env release that has not won;
-// a base whose env Secret is broken fails the Build (`Ok(Err(reason))`) rather than lose its env.
+// a base whose env Secret is broken fails the Build (its `Outcome`) rather than lose its env.
 async fn create_release(
     client: &kube::Client,
     namespace: &str,
     build: &Build,
     app: &App,
     images: BTreeMap<String, String>,
-) -> Result<Result<String, String>> {
+) -> Result<Outcome<String>> {
     let name = release_name(&build.name_any());
     let releases: Api<Release> = Api::namespaced(client.clone(), namespace);
     if let Some(existing) = releases.get_opt(&name).await? {
@@ -327,7 +331,7 @@ async fn release_env(
     client: &kube::Client,
     namespace: &str,
     release: &Release,
-) -> Result<Result<Env, String>> {
+) -> Result<Outcome<Env>> {
     let secret = match pinned::secret_to_read(release) {
         Some(name) => {
             Api::<Secret>::namespaced(client.clone(), namespace)
