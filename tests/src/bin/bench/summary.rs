@@ -28,6 +28,16 @@ const FULL_RELEASES: usize = 10_000;
 /// Per-App cost counts as flat while the largest size costs at most this much more per App.
 const FLAT: f64 = 1.25;
 
+/// A per-pair ratio's median and spread, as the ratio column says it.
+fn per_pair(ratio: &Summary) -> String {
+    format!(
+        "p50 {}× per pair (IQR {}–{})",
+        Num(ratio.p50),
+        Num(ratio.q1),
+        Num(ratio.q3)
+    )
+}
+
 /// The summary table.
 pub fn rows(results: &Results) -> Vec<Row> {
     let mut rows = vec![];
@@ -50,12 +60,7 @@ pub fn rows(results: &Results) -> Vec<Row> {
                 Num(r.cpu_seconds * 1000.0 / s.n.max(1) as f64)
             ),
             baseline: format!("p50 {} ms, p99 {} ms", Num(b.p50), Num(b.p99)),
-            ratio: format!(
-                "p50 {}× per pair (IQR {}–{})",
-                Num(ratio.p50),
-                Num(ratio.q1),
-                Num(ratio.q3)
-            ),
+            ratio: per_pair(&ratio),
             goal: format!("p50 per-pair ratio ≤ {REACTION_RATIO}×"),
             met: verdict(ratio.p50 <= REACTION_RATIO),
         });
@@ -93,12 +98,7 @@ pub fn rows(results: &Results) -> Vec<Row> {
                 c.alone.releases,
                 c.alone.requests
             ),
-            ratio: format!(
-                "p50 {}× per pair (IQR {}–{})",
-                Num(ratio.p50),
-                Num(ratio.q1),
-                Num(ratio.q3)
-            ),
+            ratio: per_pair(&ratio),
             goal: format!("crowded / alone ≤ {CLI_RATIO}×"),
             met: verdict(ratio.p50 <= CLI_RATIO),
         });
@@ -167,10 +167,8 @@ fn rollout_row(r: &Rollout) -> Row {
         ),
         baseline: format!("p50 {} s", Num(b.p50 / 1000.0)),
         ratio: format!(
-            "p50 {}× per pair (IQR {}–{}); Slipway − straight p50 {} ms (IQR {}–{})",
-            Num(ratio.p50),
-            Num(ratio.q1),
-            Num(ratio.q3),
+            "{}; Slipway − straight p50 {} ms (IQR {}–{})",
+            per_pair(&ratio),
             Num(extra.p50),
             Num(extra.q1),
             Num(extra.q3)
